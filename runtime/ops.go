@@ -1,0 +1,112 @@
+package runtime
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+
+	"github.com/runinfer/runinfer/ir"
+)
+
+// Arg is what an op's infer function sees of one input: its element type and
+// concrete shape, and its data when known (initializers, constants, and every
+// input at run time). Optional inputs that are omitted are nil.
+type Arg struct {
+	DType ir.DType
+	Shape []int
+	Val   *ir.Tensor // nil when the value is not known statically
+}
+
+// Out describes one output that infer promises run will fill.
+type Out struct {
+	DType ir.DType
+	Shape []int
+}
+
+// errNeedValue is returned by infer when an output shape depends on an input
+// whose value is unknown (static inference then leaves the output unknown; at
+// run time every value is known, so it never surfaces there).
+var errNeedValue = errors.New("output shape depends on a value that is not known yet")
+
+// opDef is one IR operator's reference implementation.
+//
+// infer computes every output's dtype and concrete shape from the inputs and
+// validates attributes; it must not allocate large buffers. run computes the
+// outputs into tensors already allocated with the inferred types and shapes
+// (zero-filled). Both receive the node for its attributes. Errors must say
+// what is wrong with numbers; the caller prefixes the node's description.
+type opDef struct {
+	infer func(n *ir.Node, in []*Arg) ([]Out, error)
+	run   func(n *ir.Node, in []*ir.Tensor, out []*ir.Tensor) error
+	// minIn and maxIn bound the number of inputs (maxIn < 0: unbounded).
+	minIn, maxIn int
+}
+
+// ops is the operator table, filled by init functions in the op_*.go files
+// and read-only afterwards.
+var ops = map[string]opDef{}
+
+func register(op string, minIn, maxIn int,
+	infer func(n *ir.Node, in []*Arg) ([]Out, error),
+	run func(n *ir.Node, in []*ir.Tensor, out []*ir.Tensor) error) {
+	if _, dup := ops[op]; dup {
+		panic("runtime: op registered twice: " + op)
+	}
+	ops[op] = opDef{infer: infer, run: run, minIn: minIn, maxIn: maxIn}
+}
+
+// SupportedOps lists the IR operators the runtime implements, sorted.
+func SupportedOps() []string {
+	names := make([]string, 0, len(ops))
+	for k := range ops {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// IsSupported reports whether the runtime implements op in the default domain.
+func IsSupported(op string) bool { _, ok := ops[op]; return ok }
+
+// argsOf describes concrete tensors as Args (all values known).
+func argsOf(in []*ir.Tensor) []*Arg {
+	args := make([]*Arg, len(in))
+	for i, t := range in {
+		if t != nil {
+			args[i] = &Arg{DType: t.DType, Shape: t.Shape, Val: t}
+		}
+	}
+	return args
+}
+
+// execNode infers and runs one node on concrete inputs.
+func execNode(n *ir.Node, in []*ir.Tensor) ([]*ir.Tensor, error) {
+	def, ok := ops[n.Op]
+	if !ok || n.Domain != "" {
+		return nil, fmt.Errorf("%s: operator %q in domain %q is not supported", n.Describe(), n.Op, n.Domain)
+	}
+	if len(in) < def.minIn || (def.maxIn >= 0 && len(in) > def.maxIn) {
+		return nil, fmt.Errorf("%s: has %d inputs, want %d..%d", n.Describe(), len(in), def.minIn, def.maxIn)
+	}
+	for i := 0; i < def.minIn; i++ {
+		if in[i] == nil {
+			return nil, fmt.Errorf("%s: required input %d is missing", n.Describe(), i)
+		}
+	}
+	outs, err := def.infer(n, argsOf(in))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", n.Describe(), err)
+	}
+	res := make([]*ir.Tensor, len(outs))
+	for i, o := range outs {
+		t, err := ir.NewTensor(o.DType, o.Shape)
+		if err != nil {
+			return nil, fmt.Errorf("%s: output %d: %w", n.Describe(), i, err)
+		}
+		res[i] = t
+	}
+	if err := def.run(n, in, res); err != nil {
+		return nil, fmt.Errorf("%s: %w", n.Describe(), err)
+	}
+	return res, nil
+}

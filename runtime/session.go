@@ -1,0 +1,235 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/runinfer/runinfer/ir"
+)
+
+// ErrUnsupported is wrapped by errors about operators the runtime does not
+// implement.
+var ErrUnsupported = errors.New("not supported")
+
+// Options configures a Session. The zero value is ready to use.
+type Options struct {
+	// MaxTensorElements bounds the elements of any tensor the session creates
+	// while running (0 means ir.MaxElements). It turns a hostile input shape
+	// into an error instead of an out-of-memory crash.
+	MaxTensorElements int
+}
+
+// Session runs one model. It is safe for concurrent use by many goroutines.
+type Session struct {
+	graph   *ir.Graph // lowered: float16/bfloat16 replaced by float32
+	inputs  []*ir.ValueInfo
+	outputs []*ir.ValueInfo
+	opts    Options
+	// lastUse[i] lists the values whose last reader is node i, so Run can
+	// drop them and let the garbage collector reuse their memory.
+	lastUse [][]string
+	keep    map[string]bool // graph outputs and initializers: never dropped
+}
+
+// NewSession prepares m for execution. The model is not modified.
+func NewSession(m *ir.Model, opts *Options) (*Session, error) {
+	if m == nil || m.Graph == nil {
+		return nil, errors.New("runtime: nil model")
+	}
+	s := &Session{}
+	if opts != nil {
+		s.opts = *opts
+	}
+	g, err := lower(m.Graph)
+	if err != nil {
+		return nil, err
+	}
+	for _, n := range g.Nodes {
+		if n.Domain != "" {
+			return nil, fmt.Errorf("runtime: %s: operator domain %q: %w", n.Describe(), n.Domain, ErrUnsupported)
+		}
+		if !IsSupported(n.Op) {
+			return nil, fmt.Errorf("runtime: %s: operator %q: %w", n.Describe(), n.Op, ErrUnsupported)
+		}
+	}
+	if err := g.Validate(); err != nil {
+		return nil, fmt.Errorf("runtime: %w", err)
+	}
+	s.graph = g
+	s.inputs = m.Graph.Inputs
+	s.outputs = m.Graph.Outputs
+	s.keep = map[string]bool{}
+	for _, o := range g.Outputs {
+		s.keep[o.Name] = true
+	}
+	for name := range g.Initializers {
+		s.keep[name] = true
+	}
+	last := map[string]int{}
+	for i, n := range g.Nodes {
+		for _, in := range n.Inputs {
+			if in != "" {
+				last[in] = i
+			}
+		}
+	}
+	s.lastUse = make([][]string, len(g.Nodes))
+	for name, i := range last {
+		if !s.keep[name] {
+			s.lastUse[i] = append(s.lastUse[i], name)
+		}
+	}
+	return s, nil
+}
+
+// Inputs describes the values Run needs, with their declared types and
+// (possibly symbolic) shapes.
+func (s *Session) Inputs() []*ir.ValueInfo { return s.inputs }
+
+// Outputs describes the values Run returns, in order.
+func (s *Session) Outputs() []*ir.ValueInfo { return s.outputs }
+
+// Graph returns the lowered graph the session executes (read-only).
+func (s *Session) Graph() *ir.Graph { return s.graph }
+
+// Run computes the model's outputs, in Outputs order, from the named inputs.
+// Every declared input must be given, with its declared element type and a
+// shape that matches the declared one wherever that dimension is fixed.
+// Cancelling ctx stops the run between nodes.
+func (s *Session) Run(ctx context.Context, inputs map[string]*ir.Tensor) ([]*ir.Tensor, error) {
+	vals := make(map[string]*ir.Tensor, len(s.graph.Initializers)+len(inputs))
+	for name, t := range s.graph.Initializers {
+		vals[name] = t
+	}
+	for name := range inputs {
+		if !s.isInput(name) {
+			return nil, fmt.Errorf("runtime: %q is not an input of the model (inputs: %s)", name, s.inputNames())
+		}
+	}
+	for _, vi := range s.inputs {
+		t, ok := inputs[vi.Name]
+		if !ok || t == nil {
+			return nil, fmt.Errorf("runtime: input %q (%v%v) is missing", vi.Name, vi.DType, vi.Shape)
+		}
+		lt, err := checkInput(vi, t)
+		if err != nil {
+			return nil, fmt.Errorf("runtime: input %q: %w", vi.Name, err)
+		}
+		vals[vi.Name] = lt
+	}
+	limit := s.opts.MaxTensorElements
+	for i, n := range s.graph.Nodes {
+		if err := ctx.Err(); err != nil {
+			return nil, fmt.Errorf("runtime: run cancelled before %s: %w", n.Describe(), err)
+		}
+		in := make([]*ir.Tensor, len(n.Inputs))
+		for j, name := range n.Inputs {
+			if name != "" {
+				in[j] = vals[name]
+			}
+		}
+		out, err := execNodeLimited(n, in, limit)
+		if err != nil {
+			return nil, fmt.Errorf("runtime: %w", err)
+		}
+		for j, name := range n.Outputs {
+			if name != "" && j < len(out) {
+				vals[name] = out[j]
+			}
+		}
+		for _, name := range s.lastUse[i] {
+			delete(vals, name)
+		}
+	}
+	res := make([]*ir.Tensor, len(s.outputs))
+	for i, vi := range s.outputs {
+		t, ok := vals[vi.Name]
+		if !ok {
+			return nil, fmt.Errorf("runtime: output %q was not computed", vi.Name)
+		}
+		ot, err := raise(t, vi.DType)
+		if err != nil {
+			return nil, fmt.Errorf("runtime: output %q: %w", vi.Name, err)
+		}
+		res[i] = ot
+	}
+	return res, nil
+}
+
+func (s *Session) isInput(name string) bool {
+	for _, vi := range s.inputs {
+		if vi.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *Session) inputNames() string {
+	out := ""
+	for i, vi := range s.inputs {
+		if i > 0 {
+			out += ", "
+		}
+		out += fmt.Sprintf("%q", vi.Name)
+	}
+	return out
+}
+
+// checkInput validates a caller's tensor against the declared input and
+// returns it in the session's internal type (float16 widened to float32).
+func checkInput(vi *ir.ValueInfo, t *ir.Tensor) (*ir.Tensor, error) {
+	if t.DType != vi.DType && vi.DType != ir.Undefined {
+		return nil, fmt.Errorf("has element type %v, the model declares %v", t.DType, vi.DType)
+	}
+	n, err := ir.NumElements(t.Shape)
+	if err != nil {
+		return nil, err
+	}
+	if got := t.Len(); got != n {
+		return nil, fmt.Errorf("shape %v needs %d elements, data has %d", t.Shape, n, got)
+	}
+	if vi.Shape.Ranked {
+		if len(t.Shape) != len(vi.Shape.Dims) {
+			return nil, fmt.Errorf("has shape %v (rank %d), the model declares %v (rank %d)", t.Shape, len(t.Shape), vi.Shape, len(vi.Shape.Dims))
+		}
+		for i, d := range vi.Shape.Dims {
+			if d.Known() && int64(t.Shape[i]) != d.Size {
+				return nil, fmt.Errorf("has shape %v, the model declares %v (dimension %d must be %d)", t.Shape, vi.Shape, i, d.Size)
+			}
+		}
+	}
+	return widen(t)
+}
+
+// execNodeLimited is execNode with the session's element limit applied to
+// the inferred outputs before anything is allocated.
+func execNodeLimited(n *ir.Node, in []*ir.Tensor, limit int) ([]*ir.Tensor, error) {
+	if limit > 0 {
+		ctx := limitCtx{limit: limit}
+		return ctx.exec(n, in)
+	}
+	return execNode(n, in)
+}
+
+type limitCtx struct{ limit int }
+
+func (c limitCtx) exec(n *ir.Node, in []*ir.Tensor) ([]*ir.Tensor, error) {
+	def := ops[n.Op]
+	outs, err := def.infer(n, argsOf(in))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", n.Describe(), err)
+	}
+	for i, o := range outs {
+		cnt, err := ir.NumElements(o.Shape)
+		if err != nil {
+			return nil, fmt.Errorf("%s: output %d: %w", n.Describe(), i, err)
+		}
+		if cnt > c.limit {
+			return nil, fmt.Errorf("%s: output %d has shape %v (%d elements), above the session limit of %d: %w",
+				n.Describe(), i, o.Shape, cnt, c.limit, ir.ErrTooLarge)
+		}
+	}
+	return execNode(n, in)
+}
