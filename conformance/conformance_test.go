@@ -86,7 +86,7 @@ func TestBackend(t *testing.T) {
 					if _, listed := manifest[id]; listed {
 						t.Fatalf("listed in manifest.txt but out of scope: %v", err)
 					}
-					t.Skipf("out of scope: %v", err)
+					t.Skip(err)
 				}
 				results[id] = result{inScope: true}
 				reason, isExcluded := excluded[id]
@@ -171,7 +171,7 @@ func TestSharedModels(t *testing.T) {
 				if !errors.Is(err, ErrOutOfScope) {
 					t.Fatalf("expected the int8 model to be out of scope, got %v", err)
 				}
-				t.Skipf("out of scope: %v", err)
+				t.Skip(err)
 			}
 			if err != nil {
 				t.Fatal(err)

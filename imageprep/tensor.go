@@ -130,10 +130,32 @@ func InputSpec(vi *ir.ValueInfo, opts SpecOptions) (Spec, error) {
 // maxSide bounds a spatial size from the model or the caller.
 const maxSide = 1 << 15
 
+// Errors InputSpec wraps when the caller's size options are what needs
+// fixing (a command-line tool reports them as usage errors).
+var (
+	// ErrNeedSize: the model's spatial size is symbolic and none was given.
+	ErrNeedSize = errors.New("the image size is needed")
+	// ErrSizeMismatch: the given size contradicts the model's fixed size.
+	ErrSizeMismatch = errors.New("the given size does not match the model")
+	// ErrBadSize: the given size is out of range.
+	ErrBadSize = errors.New("the given size is out of range")
+)
+
+// sizeError has its own message and unwraps to one of the size errors.
+type sizeError struct {
+	msg  string
+	kind error
+}
+
+func (e *sizeError) Error() string { return e.msg }
+func (e *sizeError) Unwrap() error { return e.kind }
+
+func sizeErr(msg string, kind error) error { return &sizeError{msg, kind} }
+
 func spatial(vi *ir.ValueInfo, what string, d ir.Dim, given int) (int, error) {
 	switch {
 	case d.Known() && given != 0 && int64(given) != d.Size:
-		return 0, fmt.Errorf("size %d does not match the %s %d of input %q %v (only models with symbolic sizes take a size)", given, what, d.Size, vi.Name, vi.Shape)
+		return 0, sizeErr(fmt.Sprintf("size %d does not match the %s %d of input %q %v (only models with symbolic sizes take a size)", given, what, d.Size, vi.Name, vi.Shape), ErrSizeMismatch)
 	case d.Known():
 		if d.Size < 1 || d.Size > maxSide {
 			return 0, fmt.Errorf("input %q %v: %s %d is not a usable image size", vi.Name, vi.Shape, what, d.Size)
@@ -141,11 +163,11 @@ func spatial(vi *ir.ValueInfo, what string, d ir.Dim, given int) (int, error) {
 		return int(d.Size), nil
 	case given != 0:
 		if given < 1 || given > maxSide {
-			return 0, fmt.Errorf("%s %d is out of range (1..%d)", what, given, maxSide)
+			return 0, sizeErr(fmt.Sprintf("%s %d is out of range (1..%d)", what, given, maxSide), ErrBadSize)
 		}
 		return given, nil
 	}
-	return 0, fmt.Errorf("input %q %v has a symbolic %s (%s); give the image size with --size H[xW]", vi.Name, vi.Shape, what, d)
+	return 0, sizeErr(fmt.Sprintf("input %q %v has a symbolic %s (%s); give the image size with --size H[xW]", vi.Name, vi.Shape, what, d), ErrNeedSize)
 }
 
 // Norm maps 8-bit pixel values v to model inputs (v·Scale − Mean[c]) / Std[c]
@@ -234,8 +256,10 @@ func reversed(v []float64) []float64 {
 	return out
 }
 
-// validate checks n for an input with the given channel count.
-func (n Norm) validate(channels int) error {
+// Validate checks n for an input with the given channel count: a finite
+// non-zero scale, 1 or channels values of finite mean and non-zero finite
+// std, and BGR only for 3 channels.
+func (n Norm) Validate(channels int) error {
 	if math.IsNaN(n.Scale) || math.IsInf(n.Scale, 0) || n.Scale == 0 {
 		return fmt.Errorf("scale %g must be finite and non-zero", n.Scale)
 	}
@@ -283,7 +307,7 @@ func ToTensor(imgs []*image.RGBA, spec Spec, norm Norm) (*ir.Tensor, error) {
 	if spec.Channels != 1 && spec.Channels != 3 {
 		return nil, fmt.Errorf("imageprep: %d channels: images have 1 or 3", spec.Channels)
 	}
-	if err := norm.validate(spec.Channels); err != nil {
+	if err := norm.Validate(spec.Channels); err != nil {
 		return nil, fmt.Errorf("imageprep: %w", err)
 	}
 	h, w, c := spec.Height, spec.Width, spec.Channels
@@ -297,7 +321,7 @@ func ToTensor(imgs []*image.RGBA, spec Spec, norm Norm) (*ir.Tensor, error) {
 	if err != nil {
 		return nil, fmt.Errorf("imageprep: %w", err)
 	}
-	vals := make([]float32, n)
+	vals := make([]float64, n)
 	// Per model channel: which source channel (0=R,1=G,2=B; -1 luma) and the
 	// affine map v*a + b equal to (v*Scale - mean)/std.
 	src := make([]int, c)
@@ -334,26 +358,28 @@ func ToTensor(imgs []*image.RGBA, spec Spec, norm Norm) (*ir.Tensor, error) {
 					} else {
 						idx = ((b*c+ch)*h+y)*w + x
 					}
-					vals[idx] = float32(v*a[ch] + off[ch])
+					vals[idx] = v*a[ch] + off[ch]
 				}
 			}
 		}
 	}
 	switch spec.DType {
 	case ir.Float32, ir.Undefined:
-		return ir.FromFloat32(shape, vals)
+		f := make([]float32, n)
+		for i, v := range vals {
+			f[i] = float32(v)
+		}
+		return ir.FromFloat32(shape, f)
 	case ir.Float16:
-		h := make([]uint16, n)
+		// Rounding through float32 first can round twice; the error is at
+		// most one float16 ulp in rare ties, far below image noise.
+		f := make([]uint16, n)
 		for i, v := range vals {
-			h[i] = ir.Float32ToFloat16(v)
+			f[i] = ir.Float32ToFloat16(float32(v))
 		}
-		return ir.Wrap(ir.Float16, shape, h)
+		return ir.Wrap(ir.Float16, shape, f)
 	case ir.Float64:
-		d := make([]float64, n)
-		for i, v := range vals {
-			d[i] = float64(v)
-		}
-		return ir.FromSlice(shape, d)
+		return ir.FromSlice(shape, vals)
 	}
 	return nil, fmt.Errorf("imageprep: cannot make %v image tensors (want float32, float16 or float64)", spec.DType)
 }

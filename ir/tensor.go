@@ -53,7 +53,7 @@ func NewTensor(dt DType, shape []int) (*Tensor, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Tensor{DType: dt, Shape: append([]int(nil), shape...), Data: data}, nil
+	return &Tensor{DType: dt, Shape: append([]int{}, shape...), Data: data}, nil
 }
 
 func makeSlice(dt DType, n int) (any, error) {
@@ -152,7 +152,7 @@ func wrap(dt DType, shape []int, data any, n int) (*Tensor, error) {
 	if want != n {
 		return nil, fmt.Errorf("shape %v needs %d elements, data has %d", shape, want, n)
 	}
-	return &Tensor{DType: dt, Shape: append([]int(nil), shape...), Data: data}, nil
+	return &Tensor{DType: dt, Shape: append([]int{}, shape...), Data: data}, nil
 }
 
 // Scalar returns a rank-0 tensor holding v.

@@ -22,7 +22,7 @@ func init() {
 	for _, op := range []string{
 		"Conv", "ConvTranspose", "MaxPool", "AveragePool", "GlobalAveragePool",
 		"GlobalMaxPool", "InstanceNormalization", "LRN", "Relu", "LeakyRelu",
-		"PRelu", "Elu", "Selu", "Sigmoid", "HardSigmoid", "HardSwish", "Tanh",
+		"Elu", "Selu", "Sigmoid", "HardSigmoid", "HardSwish", "Tanh",
 		"Softplus", "Softsign", "ThresholdedRelu", "Erf", "Sqrt", "Reciprocal",
 		"Exp", "Log", "Neg", "Abs", "Floor", "Ceil", "Sum", "Max", "Min", "Mean",
 		"Flatten", "Transpose", "Expand", "Gather", "Shape", "ConstantOfShape",
@@ -34,6 +34,7 @@ func init() {
 		converters[op] = convertLegacyBroadcast
 	}
 	converters["Gemm"] = convertGemm
+	converters["PRelu"] = convertPRelu
 	converters["Softmax"] = convertSoftmax
 	converters["LogSoftmax"] = convertSoftmax
 	converters["Clip"] = convertClip
@@ -118,15 +119,33 @@ func canonicalize(g *ir.Graph, dc *decodeCtx) error {
 			return fmt.Errorf("%s: operator %q (domain ai.onnx, opset %d): %w (runinfer handles %d operators; `runinfer info --ops` lists them)",
 				n.Describe(), n.Op, r.opset, ErrUnsupported, len(converters))
 		}
+		if len(n.Outputs) == 0 || n.Outputs[0] == "" {
+			return fmt.Errorf("%s: has no output", n.Describe())
+		}
 		if r.opset < 7 || n.Op == "BatchNormalization" {
 			delete(n.Attrs, "consumed_inputs") // opset-1 memory hint, meaningless now
 		}
-		if err := conv(r, n); err != nil {
+		if err := safeConvert(conv, r, n); err != nil {
 			return fmt.Errorf("%s (opset %d): %w", n.Describe(), r.opset, err)
 		}
 	}
 	g.Nodes = r.out
 	return nil
+}
+
+// ErrInternal is wrapped by errors that come from a bug in the importer (a
+// recovered panic) rather than from the model.
+var ErrInternal = errors.New("internal error")
+
+// safeConvert keeps a bug in one rewrite from crashing the caller on a
+// malformed model: a panic becomes an error naming the node.
+func safeConvert(conv converter, r *rewriter, n *ir.Node) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("%w while importing this node: %v (please report it with the model)", ErrInternal, p)
+		}
+	}()
+	return conv(r, n)
 }
 
 // emit appends a node to the output and records its outputs' element types.
@@ -235,7 +254,7 @@ func (r *rewriter) node(op string, in []string, out []string, attrs ...*ir.Attr)
 
 func keep(r *rewriter, n *ir.Node) error {
 	if n.Op == "Tile" && r.opset < 6 {
-		return fmt.Errorf("Tile before opset 6 (tiles/axis inputs): %w", ErrUnsupported)
+		return fmt.Errorf("the opset 1-5 form of Tile (tiles and axis inputs): %w", ErrUnsupported)
 	}
 	r.emit(n)
 	return nil
@@ -251,7 +270,7 @@ func convertLegacyBroadcast(r *rewriter, n *ir.Node) error {
 	bc := n.AttrInt("broadcast", 0)
 	delete(n.Attrs, "broadcast")
 	delete(n.Attrs, "axis")
-	if r.opset >= 7 || bc == 0 || !hasAxis || len(n.Inputs) < 2 {
+	if r.opset >= 7 || bc == 0 || !hasAxis || len(n.Inputs) < 2 || n.Inputs[0] == "" || n.Inputs[1] == "" {
 		r.emit(n)
 		return nil
 	}
@@ -274,6 +293,23 @@ func convertLegacyBroadcast(r *rewriter, n *ir.Node) error {
 	n.Inputs = []string{a, bb}
 	r.emit(n)
 	return nil
+}
+
+// convertPRelu: before opset 7, a 1-D slope of size C applies along the
+// channel axis (axis 1), not by numpy broadcasting; reshape it to
+// [C, 1, ..., 1] with the same standard-op chain as legacy broadcasting.
+func convertPRelu(r *rewriter, n *ir.Node) error {
+	if r.opset >= 7 || len(n.Inputs) < 2 {
+		r.emit(n)
+		return nil
+	}
+	if t, ok := r.g.Initializers[n.Inputs[1]]; ok && (len(t.Shape) != 1 || t.Shape[0] == 1) {
+		r.emit(n) // a scalar-like slope broadcasts the same either way
+		return nil
+	}
+	n.SetAttr(ir.IntAttr("broadcast", 1))
+	n.SetAttr(ir.IntAttr("axis", 1))
+	return convertLegacyBroadcast(r, n)
 }
 
 func convertGemm(r *rewriter, n *ir.Node) error {
@@ -405,6 +441,9 @@ func convertSplit(r *rewriter, n *ir.Node) error {
 			n.Inputs = []string{n.Input(0), r.ints("split", split)}
 		}
 		delete(n.Attrs, "split")
+	}
+	if n.Input(0) == "" {
+		return fmt.Errorf("has no input")
 	}
 	if n.Input(1) == "" && !n.HasAttr("num_outputs") {
 		n.Inputs = n.Inputs[:1]

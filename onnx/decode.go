@@ -122,8 +122,7 @@ type decodeCtx struct {
 	opset  int64
 	opsets map[string]int64
 	funcs  map[string]*pb.FunctionProto // domain + "\x00" + name
-	fresh  int                           // counter for generated value names
-	depth  int                           // function inlining depth
+	fresh  int                          // counter for generated value names
 }
 
 func (dc *decodeCtx) addFunction(f *pb.FunctionProto) {

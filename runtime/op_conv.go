@@ -169,7 +169,7 @@ func convForward[T winFloat](p *convPlan, x, w, bias, y []T) {
 	inSp, outSp, kSz := prod(g.in), prod(g.out), prod(g.kernel)
 	cg, mg := p.inC/p.group, p.outC/p.group
 	rows := cg * kSz // rows of the im2col matrix, one per (channel, tap)
-	if outSp == 0 {
+	if len(y) == 0 {
 		return
 	}
 	chunk := max(1, min(outSp, convColsLimit/max(1, rows)))
@@ -415,7 +415,7 @@ func convTransposeForward[T winFloat](p *convTPlan, x, w, bias, y []T) {
 	inSp, outSp, kSz := prod(p.in), prod(p.out), prod(p.kernel)
 	cg, mg := p.inC/p.group, p.outC/p.group
 	r := len(p.in)
-	if outSp == 0 {
+	if len(y) == 0 {
 		return
 	}
 	acc := make([]float64, mg*outSp)

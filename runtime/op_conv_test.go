@@ -293,6 +293,7 @@ func TestConvMatchesNaiveConvolution(t *testing.T) {
 		{name: "SAME_LOWER with stride larger than the kernel", x: []int{1, 1, 7, 7}, w: []int{1, 1, 1, 2}, strides: []int{3, 3}, autoPad: "SAME_LOWER"},
 		{name: "VALID ignores pads", x: []int{1, 1, 6, 6}, w: []int{1, 1, 3, 3}, autoPad: "VALID", pads: []int{1, 1, 1, 1}},
 		{name: "float64 grouped", x: []int{2, 4, 6, 5}, w: []int{4, 2, 3, 2}, group: 2, bias: true, pads: []int{1, 0, 1, 1}, float64s: true},
+		{name: "empty batch", x: []int{0, 2, 3, 3}, w: []int{1, 2, 2, 2}, bias: true},
 		{name: "large enough to need several im2col chunks", x: []int{1, 64, 32, 32}, w: []int{2, 64, 5, 5}, bias: true},
 	}
 	rng := rand.New(rand.NewPCG(1, 2))
@@ -533,6 +534,7 @@ func TestConvTransposeMatchesNaiveScatter(t *testing.T) {
 		{name: "3-D with strides, pads and groups", x: []int{1, 2, 3, 3, 2}, w: []int{2, 2, 2, 3, 2}, group: 2, strides: []int{2, 1, 3}, pads: []int{1, 0, 0, 0, 1, 1}, bias: true},
 		{name: "kernel_shape given", x: []int{1, 1, 3, 3}, w: []int{1, 2, 3, 3}, kernelShape: true, strides: []int{2, 2}},
 		{name: "float64", x: []int{1, 2, 3, 3}, w: []int{2, 2, 3, 3}, strides: []int{2, 2}, pads: []int{1, 1, 0, 0}, bias: true, float64s: true},
+		{name: "empty batch", x: []int{0, 2, 3, 3}, w: []int{2, 1, 2, 2}, bias: true},
 	}
 	rng := rand.New(rand.NewPCG(7, 8))
 	for _, c := range cases {

@@ -194,7 +194,8 @@ func runMaxPool(n *ir.Node, in []*ir.Tensor, out []*ir.Tensor) error {
 
 // maxPool takes the maximum over each window; the first maximum in row-major
 // tap order wins and its flat input index goes to idx when idx is not nil.
-// A window with no in-input tap yields the type's lowest value and index -1.
+// A NaN in a window makes the result NaN. A window with no in-input tap
+// yields the type's lowest value and index -1.
 func maxPool[T winFloat | int8 | uint8](g *spatialGeom, planes int, x, y []T, idx []int64, colMajor bool) {
 	inSp, outSp := prod(g.in), prod(g.out)
 	var zero T
@@ -204,7 +205,8 @@ func maxPool[T winFloat | int8 | uint8](g *spatialGeom, planes int, x, y []T, id
 			src := x[pl*inSp:][:inSp]
 			best, at := lowest, -1
 			for i, off := range w.offs {
-				if v := src[off]; at < 0 || v > best {
+				// NaN propagates: the first NaN in the window wins.
+				if v := src[off]; at < 0 || v > best || (v != v && best == best) {
 					best, at = v, i
 				}
 			}
@@ -391,7 +393,7 @@ func globalMax[T winFloat | int8 | uint8](v []T) T {
 	var zero T
 	best := winLowest(zero)
 	for i, e := range v {
-		if i == 0 || e > best {
+		if i == 0 || e > best || (e != e && best == best) { // NaN propagates
 			best = e
 		}
 	}

@@ -85,15 +85,10 @@ func execNode(n *ir.Node, in []*ir.Tensor) ([]*ir.Tensor, error) {
 	if !ok || n.Domain != "" {
 		return nil, fmt.Errorf("%s: operator %q in domain %q is not supported", n.Describe(), n.Op, n.Domain)
 	}
-	if len(in) < def.minIn || (def.maxIn >= 0 && len(in) > def.maxIn) {
-		return nil, fmt.Errorf("%s: has %d inputs, want %d..%d", n.Describe(), len(in), def.minIn, def.maxIn)
+	if err := checkArity(def, n); err != nil {
+		return nil, err
 	}
-	for i := 0; i < def.minIn; i++ {
-		if in[i] == nil {
-			return nil, fmt.Errorf("%s: required input %d is missing", n.Describe(), i)
-		}
-	}
-	outs, err := def.infer(n, argsOf(in))
+	outs, err := safeInfer(def, n, argsOf(in))
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", n.Describe(), err)
 	}
@@ -105,8 +100,49 @@ func execNode(n *ir.Node, in []*ir.Tensor) ([]*ir.Tensor, error) {
 		}
 		res[i] = t
 	}
-	if err := def.run(n, in, res); err != nil {
+	if err := safeRun(def, n, in, res); err != nil {
 		return nil, fmt.Errorf("%s: %w", n.Describe(), err)
 	}
 	return res, nil
+}
+
+// checkArity verifies the node's input count and that required inputs are
+// named (an omitted optional input is "").
+func checkArity(def opDef, n *ir.Node) error {
+	if len(n.Inputs) < def.minIn || (def.maxIn >= 0 && len(n.Inputs) > def.maxIn) {
+		if def.maxIn < 0 {
+			return fmt.Errorf("%s: has %d inputs, want at least %d", n.Describe(), len(n.Inputs), def.minIn)
+		}
+		return fmt.Errorf("%s: has %d inputs, want %d to %d", n.Describe(), len(n.Inputs), def.minIn, def.maxIn)
+	}
+	for i := 0; i < def.minIn; i++ {
+		if n.Inputs[i] == "" {
+			return fmt.Errorf("%s: required input %d is missing", n.Describe(), i)
+		}
+	}
+	return nil
+}
+
+// ErrInternal is wrapped by errors that come from a bug in an operator
+// implementation (a recovered panic) rather than from the model or input.
+var ErrInternal = errors.New("internal error")
+
+// safeInfer and safeRun are the boundary that keeps a bug in one operator
+// from crashing the host program: a panic becomes an error naming the op.
+func safeInfer(def opDef, n *ir.Node, in []*Arg) (outs []Out, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			outs, err = nil, fmt.Errorf("%w: %s shape inference panicked: %v (please report this with the model)", ErrInternal, n.Op, r)
+		}
+	}()
+	return def.infer(n, in)
+}
+
+func safeRun(def opDef, n *ir.Node, in, out []*ir.Tensor) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%w: %s panicked: %v (please report this with the model)", ErrInternal, n.Op, r)
+		}
+	}()
+	return def.run(n, in, out)
 }

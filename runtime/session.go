@@ -52,11 +52,17 @@ func NewSession(m *ir.Model, opts *Options) (*Session, error) {
 		if !IsSupported(n.Op) {
 			return nil, fmt.Errorf("runtime: %s: operator %q: %w", n.Describe(), n.Op, ErrUnsupported)
 		}
+		if err := checkArity(ops[n.Op], n); err != nil {
+			return nil, fmt.Errorf("runtime: %w", err)
+		}
 	}
 	if err := g.Validate(); err != nil {
 		return nil, fmt.Errorf("runtime: %w", err)
 	}
 	s.graph = g
+	if err := s.checkStatic(); err != nil {
+		return nil, fmt.Errorf("runtime: %w", err)
+	}
 	s.inputs = m.Graph.Inputs
 	s.outputs = m.Graph.Outputs
 	s.keep = map[string]bool{}
@@ -81,6 +87,19 @@ func NewSession(m *ir.Model, opts *Options) (*Session, error) {
 		}
 	}
 	return s, nil
+}
+
+// checkStatic runs shape inference at creation when every input shape is
+// fixed, so a model that cannot run (a kernel larger than its input, mismatched
+// channels) is rejected at load time with the node and numbers named.
+func (s *Session) checkStatic() error {
+	for _, vi := range s.graph.Inputs {
+		if _, ok := vi.Shape.Concrete(); !ok {
+			return nil // symbolic dimensions: resolved when Run sees real shapes
+		}
+	}
+	_, err := s.InferShapes(nil)
+	return err
 }
 
 // Inputs describes the values Run needs, with their declared types and
@@ -217,7 +236,7 @@ type limitCtx struct{ limit int }
 
 func (c limitCtx) exec(n *ir.Node, in []*ir.Tensor) ([]*ir.Tensor, error) {
 	def := ops[n.Op]
-	outs, err := def.infer(n, argsOf(in))
+	outs, err := safeInfer(def, n, argsOf(in))
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", n.Describe(), err)
 	}

@@ -1,0 +1,138 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+
+	"github.com/runinfer/runinfer/ir"
+)
+
+func infoUsage(w io.Writer) {
+	fmt.Fprint(w, `usage: runinfer info MODEL
+
+Prints the model's inputs and outputs (element types and shapes; symbolic
+dimensions by name, ? when unnamed), its opset imports, IR version, producer,
+parameter count (elements of all initializers) and a histogram of its
+operators, most frequent first. Operators are counted as imported: forms of
+older opsets appear rewritten to their opset-21 equivalents (Upsample as
+Resize, for example), and model-local functions inlined.
+`)
+}
+
+func infoCmd(args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("info")
+	pos, err := parseArgs(fs, args)
+	if errors.Is(err, flag.ErrHelp) {
+		infoUsage(stdout)
+		return exitOK
+	}
+	if err == nil && len(pos) != 1 {
+		err = usagef("need exactly one model: runinfer info MODEL")
+	}
+	if err != nil {
+		return report(stderr, "info", err)
+	}
+	m, err := loadModel(pos[0])
+	if err != nil {
+		return report(stderr, "info", err)
+	}
+	writeInfo(stdout, pos[0], m)
+	return exitOK
+}
+
+func writeInfo(w io.Writer, path string, m *ir.Model) {
+	g := m.Graph
+	fmt.Fprintf(w, "model:       %s\n", path)
+	fmt.Fprintf(w, "IR version:  %d\n", m.IRVersion)
+	producer := strings.TrimSpace(m.ProducerName + " " + m.ProducerVersion)
+	if producer == "" {
+		producer = "(not recorded)"
+	}
+	fmt.Fprintf(w, "producer:    %s\n", producer)
+	domains := make([]string, 0, len(m.Opsets))
+	for d := range m.Opsets {
+		domains = append(domains, d)
+	}
+	sort.Strings(domains)
+	var ops []string
+	for _, d := range domains {
+		ops = append(ops, fmt.Sprintf("%s %d", domainName(d), m.Opsets[d]))
+	}
+	fmt.Fprintf(w, "opsets:      %s\n", strings.Join(ops, ", "))
+
+	fmt.Fprintln(w, "inputs:")
+	writeValues(w, g.Inputs)
+	fmt.Fprintln(w, "outputs:")
+	writeValues(w, g.Outputs)
+
+	params := 0
+	for _, t := range g.Initializers {
+		params += t.Len()
+	}
+	fmt.Fprintf(w, "parameters:  %s in %d initializers\n", thousands(params), len(g.Initializers))
+
+	counts := map[string]int{}
+	for _, n := range g.Nodes {
+		op := n.Op
+		if n.Domain != "" && n.Domain != "ai.onnx" {
+			op = n.Domain + "." + n.Op
+		}
+		counts[op]++
+	}
+	names := make([]string, 0, len(counts))
+	for op := range counts {
+		names = append(names, op)
+	}
+	sort.Slice(names, func(i, j int) bool {
+		if counts[names[i]] != counts[names[j]] {
+			return counts[names[i]] > counts[names[j]]
+		}
+		return names[i] < names[j]
+	})
+	width := 0
+	for _, op := range names {
+		width = max(width, len(op))
+	}
+	fmt.Fprintf(w, "ops:         %d nodes, %d kinds\n", len(g.Nodes), len(names))
+	for _, op := range names {
+		fmt.Fprintf(w, "  %-*s %d\n", width, op, counts[op])
+	}
+}
+
+func writeValues(w io.Writer, vs []*ir.ValueInfo) {
+	if len(vs) == 0 {
+		fmt.Fprintln(w, "  (none)")
+		return
+	}
+	width := 0
+	for _, v := range vs {
+		width = max(width, len(v.Name))
+	}
+	for _, v := range vs {
+		fmt.Fprintf(w, "  %-*s %v%v\n", width, v.Name, v.DType, v.Shape)
+	}
+}
+
+func domainName(d string) string {
+	if d == "" {
+		return "ai.onnx"
+	}
+	return d
+}
+
+// thousands formats n with comma separators.
+func thousands(n int) string {
+	s := fmt.Sprint(n)
+	var b strings.Builder
+	for i, c := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	return b.String()
+}
