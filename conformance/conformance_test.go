@@ -156,6 +156,9 @@ func TestBackend(t *testing.T) {
 
 // TestSharedModels runs every model in ../shared/models on its reference data.
 func TestSharedModels(t *testing.T) {
+	if testing.Short() {
+		t.Skip("short mode: whole networks run in the full test (go test ./conformance)")
+	}
 	dirs, _ := filepath.Glob(filepath.Join(testenv.Shared(t, "models"), "*"))
 	if len(dirs) == 0 {
 		t.Fatal("no models found in shared/models")

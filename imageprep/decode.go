@@ -104,10 +104,25 @@ func DecodeFile(path string, maxPixels int) (image.Image, string, error) {
 	if st.Mode().IsRegular() && st.Size() > maxFileBytes {
 		return nil, "", fmt.Errorf("file is %d bytes, above the limit of %d for an image: %w", st.Size(), maxFileBytes, ErrTooLarge)
 	}
-	data, err := io.ReadAll(io.LimitReader(f, maxFileBytes+1))
+	// Look at the start first, so that a large file that is no image (or a
+	// device such as /dev/zero) is refused without being read whole.
+	head := make([]byte, 512)
+	n, err := io.ReadFull(f, head)
+	if err != nil && err != io.ErrUnexpectedEOF && err != io.EOF {
+		return nil, "", unwrapPath(err)
+	}
+	head = head[:n]
+	if _, _, err := image.DecodeConfig(bytes.NewReader(head)); errors.Is(err, image.ErrFormat) {
+		if n == 0 {
+			return nil, "", errors.New("image: empty file")
+		}
+		return nil, "", ErrUnknownFormat
+	}
+	rest, err := io.ReadAll(io.LimitReader(f, maxFileBytes+1-int64(n)))
 	if err != nil {
 		return nil, "", unwrapPath(err)
 	}
+	data := append(head, rest...)
 	if len(data) > maxFileBytes {
 		return nil, "", fmt.Errorf("file is above the limit of %d bytes for an image: %w", maxFileBytes, ErrTooLarge)
 	}

@@ -23,5 +23,6 @@
 // Transparency is dropped (as PIL's convert("RGB") does): the colour of a
 // transparent pixel is kept and the alpha ignored.
 //
-// This package imports ir but never the runtime or the ONNX importer.
+// This package imports ir but never the runtime or the ONNX importer (only
+// its tests read ONNX tensor files, to compare with reference inputs).
 package imageprep

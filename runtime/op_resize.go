@@ -219,15 +219,15 @@ func inferResize(n *ir.Node, in []*Arg) ([]Out, error) {
 	return []Out{{DType: in[0].DType, Shape: p.out}}, nil
 }
 
-// resizeTaps is the per-axis interpolation table: for each output position,
-// taps consecutive (clamped) input indices with weights; extrap marks
-// positions that take the extrapolation value.
-type resizeTaps struct {
-	taps     int
-	idx      []int
-	w        []float64
-	extrap   []bool
-	identity bool
+// resizeAxis computes one axis's interpolation taps on demand: for output
+// position x, a window of consecutive input indices (clamped to the edges)
+// starting at the returned position, with weights.
+type resizeAxis struct {
+	p        *resizePlan
+	a        int
+	taps     int  // window size (0 for axes left unchanged)
+	identity bool // every output position copies the same input position
+	buf      []float64
 }
 
 // coord1 maps output position x of axis a to an input coordinate, reporting
@@ -336,75 +336,72 @@ func (p *resizePlan) coeffs(ratio, scale float64, integer bool, buf []float64) [
 	return buf
 }
 
-// axisTaps builds axis a's interpolation table.
-func (p *resizePlan) axisTaps(a int) (*resizeTaps, error) {
+// newResizeAxis prepares axis a and decides whether it is the identity.
+func (p *resizePlan) newResizeAxis(a int) (*resizeAxis, error) {
 	lo, lr := p.in[a], p.out[a]
-	t := &resizeTaps{}
+	r := &resizeAxis{p: p, a: a, identity: lo == lr}
 	if !p.resized[a] || lr == 0 {
-		t.identity = lo == lr
-		if !t.identity && lr != 0 {
-			return nil, fmt.Errorf("internal error: axis %d not resized but %d -> %d", a, lo, lr)
-		}
-		return t, nil
+		return r, nil
 	}
-	var buf []float64
-	t.identity = lo == lr
 	for x := 0; x < lr; x++ {
-		xo, out := p.coord1(a, x)
+		s0, w, out, err := r.at(x)
+		if err != nil {
+			return nil, err
+		}
 		if out {
-			if t.extrap == nil {
-				t.extrap = make([]bool, lr)
-			}
-			t.extrap[x] = true
-			t.identity = false
-			xo = 0 // any position inside: the extrapolation value replaces it
+			r.identity = false
 		}
-		if math.IsNaN(xo) || math.Abs(xo) > 4*float64(ir.MaxElements) {
-			return nil, fmt.Errorf("axis %d: output position %d maps to input coordinate %g", a, x, xo)
-		}
-		base := math.Ceil(xo) - 1
-		ratio := xo - base
-		c := p.coeffs(ratio, p.scales[a], xo == math.Floor(xo), buf)
-		buf = c
-		k := len(c)
-		if t.taps == 0 {
-			if k > 16*lo+16 {
-				return nil, fmt.Errorf("axis %d: interpolation window of %d taps for %d input positions", a, k, lo)
-			}
-			t.taps = k
-			t.idx = make([]int, 0, lr*k)
-			t.w = make([]float64, 0, lr*k)
-		} else if k != t.taps {
-			return nil, fmt.Errorf("internal error: axis %d has windows of %d and %d taps", a, t.taps, k)
-		}
-		// The window starts k/2-1 taps before base; like the reference, it is
-		// kept inside the input padded by k/2 edge values on each side.
-		pad := k / 2
-		s0 := min(max(int(base)-(pad-1)+pad, 0), lo) - pad
-		if p.exclude {
-			sum := 0.0
-			for j := range c {
-				if i := s0 + j; i < 0 || i >= lo {
-					c[j] = 0
-				}
-				sum += c[j]
-			}
-			if sum != 0 {
-				for j := range c {
-					c[j] /= sum
-				}
-			}
-		}
-		for j, w := range c {
-			i := min(max(s0+j, 0), lo-1)
-			t.idx = append(t.idx, i)
-			t.w = append(t.w, w)
-			if t.identity && w != 0 && (w != 1 || i != x) {
-				t.identity = false
+		for j, v := range w {
+			if v != 0 && (v != 1 || s0+j != x) {
+				r.identity = false
 			}
 		}
 	}
-	return t, nil
+	return r, nil
+}
+
+// at returns output position x's window start (possibly before 0 or running
+// past the end: index i reads input min(max(i, 0), lo-1)), its weights (valid
+// until the next call) and whether x takes the extrapolation value.
+func (r *resizeAxis) at(x int) (int, []float64, bool, error) {
+	p, a := r.p, r.a
+	lo := p.in[a]
+	xo, out := p.coord1(a, x)
+	if out {
+		xo = 0 // any position inside: the extrapolation value replaces it
+	}
+	if math.IsNaN(xo) || math.Abs(xo) > 4*float64(ir.MaxElements) {
+		return 0, nil, false, fmt.Errorf("axis %d: output position %d maps to input coordinate %g", a, x, xo)
+	}
+	base := math.Ceil(xo) - 1
+	c := p.coeffs(xo-base, p.scales[a], xo == math.Floor(xo), r.buf)
+	r.buf = c
+	k := len(c)
+	if r.taps == 0 {
+		if k > 16*lo+16 {
+			return 0, nil, false, fmt.Errorf("axis %d: interpolation window of %d taps for %d input positions", a, k, lo)
+		}
+		r.taps = k
+	}
+	// The window starts k/2-1 taps before base; like the reference, it is
+	// kept inside the input padded by k/2 edge values on each side.
+	pad := k / 2
+	s0 := min(max(int(base)-(pad-1)+pad, 0), lo) - pad
+	if p.exclude {
+		sum := 0.0
+		for j := range c {
+			if i := s0 + j; i < 0 || i >= lo {
+				c[j] = 0
+			}
+			sum += c[j]
+		}
+		if sum != 0 {
+			for j := range c {
+				c[j] /= sum
+			}
+		}
+	}
+	return s0, c, out, nil
 }
 
 func runResize(n *ir.Node, in []*ir.Tensor, out []*ir.Tensor) error {
@@ -415,64 +412,68 @@ func runResize(n *ir.Node, in []*ir.Tensor, out []*ir.Tensor) error {
 	if out[0].Len() == 0 {
 		return nil
 	}
-	taps := make([]*resizeTaps, len(p.in))
-	for a := range taps {
-		if taps[a], err = p.axisTaps(a); err != nil {
+	axes := make([]*resizeAxis, len(p.in))
+	for a := range axes {
+		if axes[a], err = p.newResizeAxis(a); err != nil {
 			return err
 		}
 	}
 	if p.mode == "nearest" {
-		return resizeNearest(p, taps, in[0], out[0])
+		return resizeNearest(p, axes, in[0], out[0])
 	}
-	return resizeInterp(p, taps, in[0], out[0])
+	return resizeInterp(p, axes, in[0], out[0])
 }
 
 // resizeNearest gathers the chosen input element for every output position.
-func resizeNearest(p *resizePlan, taps []*resizeTaps, x, y *ir.Tensor) error {
+func resizeNearest(p *resizePlan, axes []*resizeAxis, x, y *ir.Tensor) error {
 	st := stridesOf(p.in)
-	axes := make([]viewAxis, len(p.in))
+	view := make([]viewAxis, len(p.in))
 	var fill any
-	for a, t := range taps {
-		if t.identity {
-			axes[a] = affineAxis(p.in[a], 0, st[a])
+	lastOf := func(i, lo int) int { return min(max(i, 0), lo-1) }
+	for a, r := range axes {
+		if r.identity {
+			view[a] = affineAxis(p.in[a], 0, st[a])
 			continue
 		}
 		idx := make([]int, p.out[a])
 		for o := range idx {
-			if t.extrap != nil && t.extrap[o] {
-				idx[o] = -1
-				continue
-			}
-			pick := t.idx[o*t.taps]
-			for j := 0; j < t.taps; j++ {
-				if t.w[o*t.taps+j] != 0 {
-					pick = t.idx[o*t.taps+j]
-				}
-			}
-			idx[o] = pick * st[a]
-		}
-		if t.extrap != nil && fill == nil {
-			var err error
-			if fill, err = scalarSlice(x.DType, p.extrap); err != nil {
+			s0, w, ex, err := r.at(o)
+			if err != nil {
 				return err
 			}
+			if ex {
+				idx[o] = -1
+				if fill == nil {
+					if fill, err = scalarSlice(x.DType, p.extrap); err != nil {
+						return err
+					}
+				}
+				continue
+			}
+			pick := s0
+			for j, v := range w {
+				if v != 0 {
+					pick = s0 + j
+				}
+			}
+			idx[o] = lastOf(pick, p.in[a]) * st[a]
 		}
-		axes[a] = viewAxis{n: p.out[a], idx: idx}
+		view[a] = viewAxis{n: p.out[a], idx: idx}
 	}
-	return copyView(y.Data, x.Data, axes, fill)
+	return copyView(y.Data, x.Data, view, fill)
 }
 
-// resizeInterp applies the per-axis tables one axis at a time in float64,
-// shrinking axes first so no intermediate exceeds the input or output size.
-func resizeInterp(p *resizePlan, taps []*resizeTaps, x, y *ir.Tensor) error {
+// resizeInterp applies the axes one at a time in float64, shrinking axes
+// first so no intermediate exceeds the input or output size.
+func resizeInterp(p *resizePlan, axes []*resizeAxis, x, y *ir.Tensor) error {
 	cur, err := resizeLoadF64(x)
 	if err != nil {
 		return err
 	}
 	shape := append([]int(nil), p.in...)
 	var order []int
-	for a, t := range taps {
-		if !t.identity {
+	for a, r := range axes {
+		if !r.identity {
 			order = append(order, a)
 		}
 	}
@@ -482,21 +483,18 @@ func resizeInterp(p *resizePlan, taps []*resizeTaps, x, y *ir.Tensor) error {
 		return ri < rj
 	})
 	for _, a := range order {
-		cur, shape = resizePass(cur, shape, a, taps[a], p.out[a])
-	}
-	// Positions outside a tf_crop_and_resize crop take the extrapolation value.
-	var flagged []int
-	for a, t := range taps {
-		if t.extrap != nil {
-			flagged = append(flagged, a)
+		if cur, shape, err = resizePass(cur, shape, axes[a]); err != nil {
+			return err
 		}
 	}
-	if len(flagged) > 0 {
+	// Positions outside a tf_crop_and_resize crop take the extrapolation
+	// value exactly (the passes interpolated placeholders there).
+	if p.coord == "tf_crop_and_resize" {
 		st := stridesOf(shape)
-		for _, a := range flagged {
+		for _, a := range order {
 			outer := prod(shape[:a])
-			for o, ex := range taps[a].extrap {
-				if !ex {
+			for o := 0; o < shape[a]; o++ {
+				if _, ex := p.coord1(a, o); !ex {
 					continue
 				}
 				for i := 0; i < outer; i++ {
@@ -511,31 +509,35 @@ func resizeInterp(p *resizePlan, taps []*resizeTaps, x, y *ir.Tensor) error {
 	return resizeStoreF64(y, cur)
 }
 
-// resizePass interpolates src (of shape) along axis a to lr positions.
-func resizePass(src []float64, shape []int, a int, t *resizeTaps, lr int) ([]float64, []int) {
+// resizePass interpolates src (of shape) along r's axis to its output length.
+func resizePass(src []float64, shape []int, r *resizeAxis) ([]float64, []int, error) {
+	a := r.a
+	lr := r.p.out[a]
 	outer := prod(shape[:a])
 	lo := shape[a]
 	inner := prod(shape[a+1:])
 	next := append([]int(nil), shape...)
 	next[a] = lr
 	dst := make([]float64, outer*lr*inner)
-	for o := 0; o < outer; o++ {
-		sb, db := o*lo*inner, o*lr*inner
-		for x := 0; x < lr; x++ {
-			row := dst[db+x*inner : db+(x+1)*inner]
-			for k := 0; k < t.taps; k++ {
-				w := t.w[x*t.taps+k]
-				if w == 0 {
-					continue
-				}
-				s := sb + t.idx[x*t.taps+k]*inner
-				for j, v := range src[s : s+inner] {
-					row[j] += w * v
+	for x := 0; x < lr; x++ {
+		s0, w, _, err := r.at(x)
+		if err != nil {
+			return nil, nil, err
+		}
+		for k, wk := range w {
+			if wk == 0 {
+				continue
+			}
+			i := min(max(s0+k, 0), lo-1)
+			for o := 0; o < outer; o++ {
+				row := dst[(o*lr+x)*inner : (o*lr+x+1)*inner]
+				for j, v := range src[(o*lo+i)*inner : (o*lo+i+1)*inner] {
+					row[j] += wk * v
 				}
 			}
 		}
 	}
-	return dst, next
+	return dst, next, nil
 }
 
 // resizeLoadF64 returns a numeric tensor's elements as float64.

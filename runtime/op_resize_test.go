@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"os"
 	"strings"
 	"testing"
 
@@ -358,10 +357,12 @@ func TestResizeNeverPanicsOnWildParameters(t *testing.T) {
 			}
 		}
 		n := rzNode(true, sizes != nil, attrs...)
-		if os.Getenv("RZDEBUG") != "" {
-			fmt.Fprintln(os.Stderr, iter, shape, x.DType, attrs, roi, scales, sizes)
+		in := rzInputs(t, x, roi, scales, sizes)
+		// Shapes up to the element limit are legal; only run modest ones.
+		if o, err := ops["Resize"].infer(n, argsOf(in)); err == nil && prod(o[0].Shape) > 1<<16 {
+			continue
 		}
-		outs, err := execNode(n, rzInputs(t, x, roi, scales, sizes))
+		outs, err := execNode(n, in)
 		if err != nil {
 			continue
 		}

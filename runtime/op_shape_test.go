@@ -497,6 +497,10 @@ func TestShapeOpsNeverPanicOnWildParameters(t *testing.T) {
 		case 16:
 			n, in = shNode("Shape", 1, 1, nil, ir.IntAttr("start", shWild(rng)), ir.IntAttr("end", shWild(rng))), []*ir.Tensor{x}
 		}
+		// Shapes up to the element limit are legal; only run modest ones.
+		if o, err := ops[n.Op].infer(n, argsOf(in)); err == nil && len(o) > 0 && prod(o[0].Shape) > 1<<16 {
+			continue
+		}
 		outs, err := execNode(n, in)
 		if err != nil {
 			continue

@@ -43,7 +43,9 @@ preset's scaling (0..1 or 0..255) and listed in the model's channel order
 (B,G,R with --bgr or caffe). --bgr swaps an RGB preset to BGR, taking its
 per-colour mean and std along.
 
-Images are run one per batch (or as many as a fixed batch dimension holds).
+Each image is run as a batch of one (a model whose batch size is fixed at N
+gets N images per run). An image that cannot be read is reported and skipped;
+the exit status is then 1.
 Labels: the ImageNet-1k names for 1000 classes (1001: "background" first),
 --labels FILE (one per line) for others, else "class N".
 
@@ -77,7 +79,7 @@ func classifyFlags() (*flag.FlagSet, *classifyOpts) {
 	fs.StringVar(&o.size, "size", "", "input size `H[xW]` for models whose spatial size is symbolic")
 	fs.StringVar(&o.layout, "layout", "", "force the input layout: nchw or nhwc (default: detected)")
 	fs.Float64Var(&o.crop, "crop", imageprep.DefaultCropFraction, "share of the resized shorter side the centre crop keeps (1: resize only)")
-	fs.StringVar(&o.labelsFile, "labels", "", "class names, one per line (`FILE`)")
+	fs.StringVar(&o.labelsFile, "labels", "", "read class names from `FILE`, one per line")
 	fs.BoolVar(&o.jsonOut, "json", false, "print one JSON document instead of text")
 	fs.StringVar(&o.output, "output", "", "the model output holding the class scores (default: the first)")
 	return fs, o
