@@ -7,10 +7,11 @@ import (
 	"math/bits"
 )
 
-// MaxElements bounds the element count of any tensor the IR will create. It
-// keeps a hostile shape (a 2^50-element claim) from turning into a runaway
-// allocation; tensors this large cannot fit in memory anyway.
-const MaxElements = 1 << 34
+// MaxElements bounds the element count of any tensor the IR will create
+// (2^32: 16 GiB of float32). It keeps a hostile shape (a 2^50-element claim)
+// from turning into a runaway allocation; sessions apply a lower default
+// limit on what they compute (runtime.Options.MaxTensorElements).
+const MaxElements = 1 << 32
 
 // ErrTooLarge is wrapped by errors about shapes whose element count overflows
 // or exceeds MaxElements.

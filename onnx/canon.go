@@ -61,6 +61,9 @@ func init() {
 // isStandardOp reports whether op is an ONNX operator the importer handles.
 func isStandardOp(op string) bool { _, ok := converters[op]; return ok }
 
+// IsSupportedOp reports whether the importer accepts op in the default domain.
+func IsSupportedOp(op string) bool { return isStandardOp(op) }
+
 // SupportedOps lists the default-domain operators the importer accepts.
 func SupportedOps() []string {
 	out := make([]string, 0, len(converters))

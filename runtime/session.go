@@ -15,10 +15,15 @@ var ErrUnsupported = errors.New("not supported")
 // Options configures a Session. The zero value is ready to use.
 type Options struct {
 	// MaxTensorElements bounds the elements of any tensor the session creates
-	// while running (0 means ir.MaxElements). It turns a hostile input shape
-	// into an error instead of an out-of-memory crash.
+	// while running (0 means DefaultMaxTensorElements; at most
+	// ir.MaxElements). It turns a hostile input shape or a shape computed
+	// from hostile data into an error instead of an out-of-memory crash.
 	MaxTensorElements int
 }
+
+// DefaultMaxTensorElements is the per-tensor limit of a session whose
+// options leave it unset: 2^30 elements, 4 GiB of float32.
+const DefaultMaxTensorElements = 1 << 30
 
 // Session runs one model. It is safe for concurrent use by many goroutines.
 type Session struct {
@@ -40,6 +45,12 @@ func NewSession(m *ir.Model, opts *Options) (*Session, error) {
 	s := &Session{}
 	if opts != nil {
 		s.opts = *opts
+	}
+	if s.opts.MaxTensorElements <= 0 || s.opts.MaxTensorElements > ir.MaxElements {
+		s.opts.MaxTensorElements = min(DefaultMaxTensorElements, ir.MaxElements)
+		if opts != nil && opts.MaxTensorElements > ir.MaxElements {
+			s.opts.MaxTensorElements = ir.MaxElements
+		}
 	}
 	g, err := lower(m.Graph)
 	if err != nil {

@@ -9,10 +9,12 @@ import (
 	"strings"
 
 	"github.com/runinfer/runinfer/ir"
+	"github.com/runinfer/runinfer/onnx"
 )
 
 func infoUsage(w io.Writer) {
 	fmt.Fprint(w, `usage: runinfer info MODEL
+       runinfer info --ops
 
 Prints the model's inputs and outputs (element types and shapes; symbolic
 dimensions by name, ? when unnamed), its opset imports, IR version, producer,
@@ -20,14 +22,24 @@ parameter count (elements of all initializers) and a histogram of its
 operators, most frequent first. Operators are counted as imported: forms of
 older opsets appear rewritten to their opset-21 equivalents (Upsample as
 Resize, for example), and model-local functions inlined.
+
+--ops lists the operators runinfer can import and run (default ONNX domain).
 `)
 }
 
 func infoCmd(args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("info")
+	listOps := fs.Bool("ops", false, "list the supported operators instead of describing a model")
 	pos, err := parseArgs(fs, args)
 	if errors.Is(err, flag.ErrHelp) {
 		infoUsage(stdout)
+		return exitOK
+	}
+	if err == nil && *listOps {
+		if len(pos) != 0 {
+			return report(stderr, "info", usagef("--ops takes no model"))
+		}
+		writeSupportedOps(stdout)
 		return exitOK
 	}
 	if err == nil && len(pos) != 1 {
@@ -135,4 +147,15 @@ func thousands(n int) string {
 		b.WriteRune(c)
 	}
 	return b.String()
+}
+
+// writeSupportedOps prints the operators the importer accepts, several per
+// line. (Each is run by the runtime directly or rewritten into ops it runs,
+// as Upsample becomes Resize; a conformance test keeps the two in step.)
+func writeSupportedOps(w io.Writer) {
+	ops := onnx.SupportedOps()
+	fmt.Fprintf(w, "%d operators (ONNX default domain, opsets 1 to %d):\n", len(ops), onnx.MaxOpset)
+	for i := 0; i < len(ops); i += 6 {
+		fmt.Fprintf(w, "  %s\n", strings.Join(ops[i:min(i+6, len(ops))], ", "))
+	}
 }

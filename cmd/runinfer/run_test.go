@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"os"
 	"path/filepath"
 	"strings"
@@ -132,5 +133,20 @@ func TestThousands(t *testing.T) {
 		if got := thousands(n); got != want {
 			t.Errorf("thousands(%d) = %q, want %q", n, got, want)
 		}
+	}
+}
+
+func TestInfoOpsListsSupportedOperators(t *testing.T) {
+	var out, errw bytes.Buffer
+	if code := run([]string{"info", "--ops"}, &out, &errw); code != 0 {
+		t.Fatalf("exit %d: %s", code, errw.String())
+	}
+	for _, op := range []string{"Conv", "Upsample", "Resize", "BatchNormalization"} {
+		if !strings.Contains(out.String(), op) {
+			t.Errorf("--ops output lacks %s:\n%s", op, out.String())
+		}
+	}
+	if code := run([]string{"info", "--ops", "model.onnx"}, &out, &errw); code != 2 {
+		t.Errorf("--ops with a model: exit %d, want 2", code)
 	}
 }
