@@ -77,7 +77,7 @@ func TestDecodeErrorsSayWhatIsWrong(t *testing.T) {
 		{"text is an unknown format", []byte("hello, world"), 0, "unknown format (want JPEG, PNG, GIF, BMP or WebP)", ErrUnknownFormat},
 		{"empty data is an unknown format", nil, 0, "unknown format", ErrUnknownFormat},
 		{"a truncated PNG", png[:len(png)/2], 0, "PNG", nil},
-		{"a PNG header claiming 50000x50000", pngWithSize(t, 50000, 50000), 0, "50000x50000 (2500.0 megapixels), above the limit of 100.0 megapixels", ErrTooLarge},
+		{"a PNG header claiming 15000x15000", pngWithSize(t, 15000, 15000), 0, "15000x15000 (225.0 megapixels), above the limit of 100.0 megapixels", ErrTooLarge},
 		{"an image above a custom limit", png, 399, "above the limit", ErrTooLarge},
 		{"a corrupt JPEG", append(encodeJPEG(t, gradient(20, 20))[:200], make([]byte, 50)...), 0, "JPEG", nil},
 	}

@@ -8,10 +8,10 @@ import (
 )
 
 // MaxElements bounds the element count of any tensor the IR will create
-// (2^32: 16 GiB of float32). It keeps a hostile shape (a 2^50-element claim)
+// (2^32, 16 GiB of float32; less where int is 32 bits). It keeps a hostile shape (a 2^50-element claim)
 // from turning into a runaway allocation; sessions apply a lower default
 // limit on what they compute (runtime.Options.MaxTensorElements).
-const MaxElements = 1 << 32
+const MaxElements = min(1<<32, math.MaxInt)
 
 // ErrTooLarge is wrapped by errors about shapes whose element count overflows
 // or exceeds MaxElements.

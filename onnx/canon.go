@@ -27,6 +27,17 @@ func init() {
 		"Exp", "Log", "Neg", "Abs", "Floor", "Ceil", "Sum", "Max", "Min", "Mean",
 		"Flatten", "Transpose", "Expand", "Gather", "Shape", "ConstantOfShape",
 		"Identity", "DepthToSpace", "SpaceToDepth", "MatMul", "Tile",
+		// op_logic/op_argmax/op_misc helper (lead: keep or adjust).
+		"Equal", "Less", "Greater", "LessOrEqual", "GreaterOrEqual", "Not",
+		"And", "Or", "Xor", "Where", "IsNaN", "IsInf", "Sign", "Round", "Mod",
+		"BitShift", "Celu", "Shrink", "Sin", "Cos", "Tan", "Asin", "Acos",
+		"Atan", "Sinh", "Cosh", "Asinh", "Acosh", "Atanh", "ArgMax", "ArgMin",
+		"Hardmax", "TopK", "Size", "Range", "CastLike", "EyeLike", "CumSum",
+		"OneHot", "Trilu",
+		// Added by the indexing/normalization helper (lead to review).
+		"LayerNormalization", "MeanVarianceNormalization", "GroupNormalization",
+		"GatherElements", "GatherND", "ScatterElements", "ScatterND", "NonZero",
+		"Compress", "ReverseSequence", "MaxUnpool",
 	} {
 		converters[op] = keep
 	}

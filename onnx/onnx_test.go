@@ -111,11 +111,16 @@ func TestHostileTensorsAreRejectedWithoutAllocating(t *testing.T) {
 		{"2^50 elements typed", "invalid dimension", &pb.TensorProto{DataType: proto.Int32(1), Dims: []int64{1 << 50}, FloatData: []float32{1}}},
 		{"overflowing dims", "invalid dimension", &pb.TensorProto{DataType: proto.Int32(1), Dims: []int64{1 << 40, 1 << 40}}},
 		{"negative dim", "invalid dimension", &pb.TensorProto{DataType: proto.Int32(1), Dims: []int64{-1}}},
-		{"2^31 elements, short data", "needs 8589934592 bytes", &pb.TensorProto{DataType: proto.Int32(1), Dims: []int64{1 << 15, 1 << 16}, RawData: []byte{0, 0, 0, 0}}},
+		{"2^28 elements, short data", "needs 1073741824 bytes", &pb.TensorProto{DataType: proto.Int32(1), Dims: []int64{1 << 14, 1 << 14}, RawData: []byte{0, 0, 0, 0}}},
 		{"typed count mismatch", "float_data has 1 values", &pb.TensorProto{DataType: proto.Int32(1), Dims: []int64{1 << 20, 1 << 10}, FloatData: []float32{1}}},
 		{"short raw data", "needs 8 bytes", &pb.TensorProto{DataType: proto.Int32(1), Dims: []int64{2}, RawData: []byte{1, 2, 3}}},
 		{"unknown dtype", "not supported", &pb.TensorProto{DataType: proto.Int32(99), Dims: []int64{1}}},
 	}
+	// 2^29+1 float64s need 2^32+8 bytes: a 32-bit int would wrap to 8.
+	cases = append(cases, struct {
+		name, want string
+		tp         *pb.TensorProto
+	}{"byte count past 2^32", "bytes of raw data", &pb.TensorProto{DataType: proto.Int32(11), Dims: []int64{1<<29 + 1}, RawData: make([]byte, 8)}})
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			_, err := (&tensorCtx{}).tensorFromProto(c.tp)

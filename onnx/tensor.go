@@ -58,7 +58,9 @@ func (c *tensorCtx) tensorFromProto(tp *pb.TensorProto) (*ir.Tensor, error) {
 		if dt == ir.String {
 			return nil, fmt.Errorf("tensor %q: string tensors cannot use raw_data", tp.GetName())
 		}
-		if want := n * dt.Size(); len(raw) != want {
+		// In 64 bits: on a 32-bit platform n*size could wrap around and let
+		// a short buffer pass.
+		if want := uint64(n) * uint64(dt.Size()); uint64(len(raw)) != want {
 			return nil, fmt.Errorf("tensor %q: %v%v needs %d bytes of raw data, found %d", tp.GetName(), dt, shape, want, len(raw))
 		}
 		t.Data = decodeRaw(dt, raw, n)

@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"fmt"
+	"math"
 
 	"github.com/runinfer/runinfer/ir"
 )
@@ -315,7 +316,7 @@ func planConvTranspose(n *ir.Node, in []*Arg) (*convTPlan, error) {
 		if kernel[a] > winMaxAttr {
 			return nil, fmt.Errorf("kernel size %d on spatial axis %d exceeds %d", kernel[a], a, winMaxAttr)
 		}
-		if p.in[a] > 0 && p.stride[a] > (1<<40)/p.in[a] {
+		if p.in[a] > 0 && p.stride[a] > (math.MaxInt/4)/p.in[a] {
 			return nil, fmt.Errorf("spatial axis %d: stride %d * input size %d is too large: %w", a, p.stride[a], p.in[a], ir.ErrTooLarge)
 		}
 		full[a] = p.stride[a]*(p.in[a]-1) + outPad[a] + (kernel[a]-1)*p.dil[a] + 1

@@ -261,8 +261,8 @@ func hugePNGHeader(t *testing.T) []byte {
 	put := func(off int, v uint32) {
 		data[off], data[off+1], data[off+2], data[off+3] = byte(v>>24), byte(v>>16), byte(v>>8), byte(v)
 	}
-	put(16, 60000)
-	put(20, 60000)
+	put(16, 15000)
+	put(20, 15000)
 	put(29, crcIEEE(data[12:29]))
 	return data
 }
