@@ -43,7 +43,7 @@ func TestCastBetweenNumericTypes(t *testing.T) {
 }
 
 func TestCastToAndFromBool(t *testing.T) {
-	got := ewRun(t, ewCast(ir.Bool), ewT(t, []int{4}, []float32{0, -0.0, 2, float32(math.NaN())}))
+	got := ewRun(t, ewCast(ir.Bool), ewT(t, []int{4}, []float32{0, float32(math.Copysign(0, -1)), 2, float32(math.NaN())}))
 	if want := []bool{false, false, true, true}; !reflect.DeepEqual(got.Data, want) {
 		t.Fatalf("float32 to bool = %v, want %v", got.Data, want)
 	}

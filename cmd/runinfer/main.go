@@ -10,7 +10,6 @@ import (
 	"io/fs"
 	"os"
 	"runtime/debug"
-	"strings"
 )
 
 // version is set at build time with -ldflags "-X main.version=v1.2.3"; when
@@ -41,7 +40,7 @@ func init() {
 	commands = []command{
 		{"classify", "MODEL IMAGE...", "classify images (the default: `runinfer MODEL IMAGE...`)", classifyCmd, classifyUsage},
 		{"run", "MODEL IN.pb... -o DIR", "run a model on ONNX TensorProto files, write output_<i>.pb", runCmd, runUsage},
-		{"info", "MODEL", "describe a model: inputs, outputs, opsets, parameters, ops", infoCmd, infoUsage},
+		{"info", "MODEL | --ops", "describe a model (inputs, outputs, opsets, ops), or list supported ops", infoCmd, infoUsage},
 		{"version", "", "print the version", versionCmd, nil},
 		{"help", "[COMMAND]", "show this help, or a command's", helpCmd, nil},
 	}
@@ -220,8 +219,3 @@ func fileError(path string, err error) error {
 	return fmt.Errorf("%s: %w", path, err)
 }
 
-// trimPrefix removes a package prefix ("onnx: ") from an error message that
-// is about to get a file prefix anyway.
-func trimPrefix(err error, p string) string {
-	return strings.TrimPrefix(err.Error(), p)
-}
