@@ -77,7 +77,10 @@ func planLayerNorm(n *ir.Node, in []*Arg) (*lnPlan, error) {
 		return nil, fmt.Errorf("has %d outputs, want at most 3", len(n.Outputs))
 	}
 	for i, name := range []string{"Scale", "B"} {
-		a := in[1+i]
+		var a *Arg
+		if 1+i < len(in) {
+			a = in[1+i]
+		}
 		if a == nil {
 			if i == 0 {
 				return nil, fmt.Errorf("required input Scale is missing")
