@@ -169,8 +169,16 @@ func (r *rewriter) emit(n *ir.Node) {
 	switch n.Op {
 	case "Cast":
 		dt = ir.DType(n.AttrInt("to", 0))
-	case "Shape":
+	case "Shape", "Size", "ArgMax", "ArgMin", "NonZero":
 		dt = ir.Int64
+	case "Equal", "Less", "Greater", "LessOrEqual", "GreaterOrEqual", "Not", "And", "Or", "Xor", "IsNaN", "IsInf":
+		dt = ir.Bool
+	case "EyeLike":
+		dt = ir.DType(n.AttrInt("dtype", int64(r.types[n.Input(0)])))
+	case "OneHot", "Where":
+		dt = r.types[n.Input(2)]
+	case "CastLike":
+		dt = r.types[n.Input(1)]
 	case "ConstantOfShape":
 		dt = ir.Float32
 		if t := n.AttrTensor("value"); t != nil {
@@ -181,9 +189,13 @@ func (r *rewriter) emit(n *ir.Node) {
 			dt = r.types[n.Inputs[0]]
 		}
 	}
-	for _, o := range n.Outputs {
-		if _, known := r.types[o]; !known && o != "" && dt != ir.Undefined {
-			r.types[o] = dt
+	for i, o := range n.Outputs {
+		odt := dt
+		if n.Op == "TopK" && i == 1 {
+			odt = ir.Int64 // indices
+		}
+		if _, known := r.types[o]; !known && o != "" && odt != ir.Undefined {
+			r.types[o] = odt
 		}
 	}
 }

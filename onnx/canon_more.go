@@ -19,6 +19,20 @@ func init() {
 	converters["TopK"] = convertTopK
 	converters["Scatter"] = convertScatter
 	converters["GroupNormalization"] = convertGroupNorm
+	converters["CastLike"] = convertCastLike
+}
+
+// convertCastLike becomes Cast(to = like's type) when that type is known
+// from the model, so that the session's float16 lowering rounds it exactly
+// as it rounds a Cast.
+func convertCastLike(r *rewriter, n *ir.Node) error {
+	if dt := r.types[n.Input(1)]; dt != ir.Undefined && len(n.Inputs) == 2 {
+		n.Op = "Cast"
+		n.Inputs = n.Inputs[:1]
+		n.SetAttr(ir.IntAttr("to", int64(dt)))
+	}
+	r.emit(n)
+	return nil
 }
 
 // convertTopK moves the opset-1 k attribute to an input.

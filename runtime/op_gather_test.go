@@ -170,7 +170,7 @@ func TestNonZeroListsCoordinatesOfNonZeroElements(t *testing.T) {
 	gthRunCases(t, []gthCase{
 		{name: "2-D bool", n: ewNode("NonZero", 1), in: []*ir.Tensor{ewT(t, []int{2, 2}, []bool{true, false, true, true})},
 			shape: []int{2, 3}, dt: ir.Int64, want: []float64{0, 1, 1, 0, 0, 1}},
-		{name: "NaN counts as non-zero", n: ewNode("NonZero", 1), in: []*ir.Tensor{ewT(t, []int{3}, []float64{0, math.NaN(), -0.0})},
+		{name: "NaN counts as non-zero", n: ewNode("NonZero", 1), in: []*ir.Tensor{ewT(t, []int{3}, []float64{0, math.NaN(), math.Copysign(0, -1)})},
 			shape: []int{1, 1}, dt: ir.Int64, want: []float64{1}},
 		{name: "scalar is treated as a vector", n: ewNode("NonZero", 1), in: []*ir.Tensor{ewT(t, nil, []int32{5})},
 			shape: []int{1, 1}, dt: ir.Int64, want: []float64{0}},

@@ -147,10 +147,9 @@ func (op lgCompareOp) run(_ *ir.Node, in []*ir.Tensor, out []*ir.Tensor) error {
 // lgCompare evaluates one comparison with broadcasting. NaN compares false
 // (and unequal), as Go's operators do.
 func lgCompare[T cmp.Ordered](k lgCmpKind, a, b, out *ir.Tensor) error {
-	as, aok := a.Data.([]T)
-	bs, bok := b.Data.([]T)
-	if !aok || !bok {
-		return fmt.Errorf("element types %v and %v differ", a.DType, b.DType)
+	as, bs, err := lgOperands[T]([]*ir.Tensor{a, b})
+	if err != nil {
+		return err
 	}
 	var f func(x, y T) bool
 	switch k {
@@ -533,10 +532,9 @@ func lgRunBitShift(n *ir.Node, in []*ir.Tensor, out []*ir.Tensor) error {
 }
 
 func lgShift[T uint8 | uint16 | uint32 | uint64](left bool, in []*ir.Tensor, out *ir.Tensor) error {
-	a, aok := in[0].Data.([]T)
-	b, bok := in[1].Data.([]T)
-	if !aok || !bok {
-		return fmt.Errorf("element types %v and %v differ", in[0].DType, in[1].DType)
+	a, b, err := lgOperands[T](in)
+	if err != nil {
+		return err
 	}
 	f := func(x, s T) T { return x >> s }
 	if left {

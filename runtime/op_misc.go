@@ -231,7 +231,7 @@ func miscRunEyeLike(n *ir.Node, in []*ir.Tensor, out []*ir.Tensor) error {
 		return err
 	}
 	rows, cols := o.Shape[0], o.Shape[1]
-	k := n.AttrInt("k", 0)
+	k := max(min(n.AttrInt("k", 0), int64(cols)), -int64(rows)) // no overflow below
 	for i := 0; i < rows; i++ {
 		if j := int64(i) + k; j >= 0 && j < int64(cols) {
 			cp(i*cols+int(j), 0, 1)

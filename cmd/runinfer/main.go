@@ -218,4 +218,3 @@ func fileError(path string, err error) error {
 	}
 	return fmt.Errorf("%s: %w", path, err)
 }
-
