@@ -267,3 +267,28 @@ func TestFunctionsAreInlined(t *testing.T) {
 	out := run(t, mp, x)
 	check(t, out[0], []int{2}, []float64{4, -8})
 }
+
+func TestGroupNormalizationBefore21ExpandsPerGroupScale(t *testing.T) {
+	// X [1,4,1,2], 2 groups of 2 channels; scale/bias per group (opset 18).
+	xs := []float32{1, 2, 3, 4, -1, 0, 5, 10}
+	x, _ := ir.FromFloat32([]int{1, 4, 1, 2}, xs)
+	mp := oneNode(18, "GroupNormalization", []int64{1, 4, 1, 2}, []string{"scale", "bias"},
+		[]attr{intA("num_groups", 2), floatA("epsilon", 0)}, 1,
+		floatInit("scale", []int64{2}, 2, -1), floatInit("bias", []int64{2}, 0.5, 3))
+	out := run(t, mp, x)
+	want := make([]float64, 8)
+	for g := 0; g < 2; g++ {
+		vals := xs[4*g : 4*g+4]
+		mean, vr := 0.0, 0.0
+		for _, v := range vals {
+			mean += float64(v) / 4
+		}
+		for _, v := range vals {
+			vr += (float64(v) - mean) * (float64(v) - mean) / 4
+		}
+		for i, v := range vals {
+			want[4*g+i] = []float64{2, -1}[g]*(float64(v)-mean)/math.Sqrt(vr) + []float64{0.5, 3}[g]
+		}
+	}
+	check(t, out[0], []int{1, 4, 1, 2}, want)
+}
