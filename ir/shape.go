@@ -169,3 +169,12 @@ func BroadcastShapes(shapes ...[]int) ([]int, error) {
 	}
 	return out, nil
 }
+
+// FormatShape writes a concrete shape as Shape.String does: "[1,3,224,224]".
+func FormatShape(shape []int) string {
+	parts := make([]string, len(shape))
+	for i, d := range shape {
+		parts[i] = strconv.Itoa(d)
+	}
+	return "[" + strings.Join(parts, ",") + "]"
+}

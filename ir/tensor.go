@@ -336,5 +336,5 @@ func (t *Tensor) ToFloat32() (*Tensor, error) {
 }
 
 func (t *Tensor) String() string {
-	return fmt.Sprintf("%v%v", t.DType, t.Shape)
+	return t.DType.String() + FormatShape(t.Shape)
 }

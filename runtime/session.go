@@ -218,15 +218,15 @@ func checkInput(vi *ir.ValueInfo, t *ir.Tensor) (*ir.Tensor, error) {
 		return nil, err
 	}
 	if got := t.Len(); got != n {
-		return nil, fmt.Errorf("shape %v needs %d elements, data has %d", t.Shape, n, got)
+		return nil, fmt.Errorf("shape %s needs %d elements, data has %d", ir.FormatShape(t.Shape), n, got)
 	}
 	if vi.Shape.Ranked {
 		if len(t.Shape) != len(vi.Shape.Dims) {
-			return nil, fmt.Errorf("has shape %v (rank %d), the model declares %v (rank %d)", t.Shape, len(t.Shape), vi.Shape, len(vi.Shape.Dims))
+			return nil, fmt.Errorf("has shape %s (rank %d), the model declares %v (rank %d)", ir.FormatShape(t.Shape), len(t.Shape), vi.Shape, len(vi.Shape.Dims))
 		}
 		for i, d := range vi.Shape.Dims {
 			if d.Known() && int64(t.Shape[i]) != d.Size {
-				return nil, fmt.Errorf("has shape %v, the model declares %v (dimension %d must be %d)", t.Shape, vi.Shape, i, d.Size)
+				return nil, fmt.Errorf("has shape %s, the model declares %v (dimension %d must be %d)", ir.FormatShape(t.Shape), vi.Shape, i, d.Size)
 			}
 		}
 	}
