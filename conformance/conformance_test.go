@@ -182,11 +182,17 @@ func TestSharedModels(t *testing.T) {
 			if len(c.Sets) == 0 {
 				t.Fatal("no test_data_set_*")
 			}
+			worst := 0.0
 			for _, set := range c.Sets {
-				if err := c.RunSet(set, netTol); err != nil {
+				rel, err := c.RunSetReport(set, netTol)
+				if err != nil {
 					t.Errorf("%s: %v", filepath.Base(set), err)
 				}
+				for _, r := range rel {
+					worst = max(worst, r)
+				}
 			}
+			t.Logf("%d data sets; worst |diff| / max|reference| = %.2g", len(c.Sets), worst)
 		})
 	}
 }

@@ -143,15 +143,51 @@ func LoadDataSetFiles(inputs, outputs []string) (*DataSet, error) {
 
 // RunSet runs one test_data_set directory and compares every output.
 func (c *Case) RunSet(set string, tol Tolerance) error {
+	_, err := c.RunSetReport(set, tol)
+	return err
+}
+
+// RunSetReport is RunSet that also returns RunDataReport's relative errors.
+func (c *Case) RunSetReport(set string, tol Tolerance) ([]float64, error) {
 	ds, err := LoadDataSet(set)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	return c.RunData(ds, tol)
+	return c.RunDataReport(ds, tol)
+}
+
+// relError is max|got-want| / max|want| over finite elements.
+func relError(got, want *ir.Tensor) float64 {
+	maxDiff, maxRef := 0.0, 0.0
+	for i := 0; i < want.Len(); i++ {
+		g, w := got.Float64At(i), want.Float64At(i)
+		if math.IsNaN(w) || math.IsInf(w, 0) {
+			continue
+		}
+		maxDiff = max(maxDiff, math.Abs(g-w))
+		maxRef = max(maxRef, math.Abs(w))
+	}
+	if maxRef == 0 {
+		return maxDiff
+	}
+	return maxDiff / maxRef
 }
 
 // RunData runs a data set and compares every output.
 func (c *Case) RunData(ds *DataSet, tol Tolerance) error {
+	_, err := c.RunDataReport(ds, tol)
+	return err
+}
+
+// RunDataReport is RunData that also returns, per float output, the largest
+// absolute difference divided by the reference's largest magnitude.
+func (c *Case) RunDataReport(ds *DataSet, tol Tolerance) ([]float64, error) {
+	var rel []float64
+	err := c.runData(ds, tol, &rel)
+	return rel, err
+}
+
+func (c *Case) runData(ds *DataSet, tol Tolerance, rel *[]float64) error {
 	feeds, err := Feeds(c.Session, ds.Inputs)
 	if err != nil {
 		return err
@@ -165,7 +201,11 @@ func (c *Case) RunData(ds *DataSet, tol Tolerance) error {
 	}
 	var errs []string
 	for i, want := range ds.Outputs {
-		if err := Compare(got[i], bfloat16Quirk(want.Tensor, got[i].DType), tol); err != nil {
+		w := bfloat16Quirk(want.Tensor, got[i].DType)
+		if got[i].DType == w.DType && w.DType.IsFloat() && got[i].Len() == w.Len() {
+			*rel = append(*rel, relError(got[i], w))
+		}
+		if err := Compare(got[i], w, tol); err != nil {
 			errs = append(errs, fmt.Sprintf("output %d (%s): %v", i, c.Session.Outputs()[i].Name, err))
 		}
 	}
