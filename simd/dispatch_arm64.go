@@ -1,0 +1,10 @@
+//go:build arm64 && !purego
+
+package simd
+
+// available reports the tiers this CPU supports: ASIMD (NEON) is mandatory
+// on arm64.
+func available() []Tier { return []Tier{Generic, NEON} }
+
+// upgrade overwrites the slots tier t improves (assembly kernels land here).
+func upgrade(t Tier, k *Kernels) {}
