@@ -7,4 +7,10 @@ package simd
 func available() []Tier { return []Tier{Generic, NEON} }
 
 // upgrade overwrites the slots tier t improves (assembly kernels land here).
-func upgrade(t Tier, k *Kernels) {}
+func upgrade(t Tier, k *Kernels) {
+	if t == NEON {
+		k.Gemm = GemmKernel{ID: "f32-gemm-8x8-neon", MR: 8, NR: 8, Fn: gemm8x8NEON}
+		k.BiasAct = biasActNEON
+		k.AddTo = addToNEON
+	}
+}
