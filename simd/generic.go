@@ -18,7 +18,11 @@ func biasActGeneric(x []float32, bias float32, act Act) {
 		}
 	case ActRelu:
 		for i, v := range x {
-			x[i] = max(v+bias, 0)
+			if y := v + bias; y < 0 { // not max(): it would turn -0 into +0
+				x[i] = 0
+			} else {
+				x[i] = y
+			}
 		}
 	default:
 		for i, v := range x {
