@@ -1,0 +1,688 @@
+package simd
+
+import (
+	"errors"
+	"fmt"
+	"math"
+)
+
+// ConvParams is the geometry of a 2-D convolution over NCHW float32 data
+// (ONNX Conv with two spatial axes). Zero strides, dilations and group
+// mean 1. The batch size is not part of it: Run takes any number of images.
+type ConvParams struct {
+	C, H, W int // input channels, height, width
+	M       int // output channels
+	KH, KW  int // kernel height and width
+
+	StrideH, StrideW int
+	DilH, DilW       int
+	// Pads are the zeros added before (Top, Left) and after (Bottom,
+	// Right) each spatial axis: ONNX pads [top, left, bottom, right].
+	PadTop, PadLeft, PadBottom, PadRight int
+
+	Group int
+}
+
+// convLimit bounds every product of sizes a convolution computes with,
+// and convFieldLimit every single parameter, so that index arithmetic
+// cannot overflow an int on 32-bit platforms.
+const (
+	convLimit      = math.MaxInt32 / 2
+	convFieldLimit = 1 << 24
+)
+
+// mulLimit reports whether the product of vals (all >= 0) is at most
+// convLimit.
+func mulLimit(vals ...int) bool { return mulAtMost(convLimit, vals...) }
+
+// mulAtMost reports whether the product of vals (all >= 0) is at most
+// limit, without overflowing.
+func mulAtMost(limit int, vals ...int) bool {
+	for _, v := range vals {
+		if v == 0 {
+			return true
+		}
+	}
+	n := 1
+	for _, v := range vals {
+		if n > limit/v {
+			return false
+		}
+		n *= v
+	}
+	return true
+}
+
+// normalize fills defaults and validates p.
+func (p ConvParams) normalize() (ConvParams, error) {
+	def1 := func(v *int) {
+		if *v == 0 {
+			*v = 1
+		}
+	}
+	def1(&p.StrideH)
+	def1(&p.StrideW)
+	def1(&p.DilH)
+	def1(&p.DilW)
+	def1(&p.Group)
+	for _, f := range []struct {
+		name string
+		v    int
+		min  int
+	}{
+		{"C", p.C, 1}, {"H", p.H, 1}, {"W", p.W, 1}, {"M", p.M, 1}, {"KH", p.KH, 1}, {"KW", p.KW, 1},
+		{"StrideH", p.StrideH, 1}, {"StrideW", p.StrideW, 1}, {"DilH", p.DilH, 1}, {"DilW", p.DilW, 1},
+		{"PadTop", p.PadTop, 0}, {"PadLeft", p.PadLeft, 0}, {"PadBottom", p.PadBottom, 0}, {"PadRight", p.PadRight, 0},
+		{"Group", p.Group, 1},
+	} {
+		if f.v < f.min || f.v > convFieldLimit {
+			return p, fmt.Errorf("conv: %s = %d is out of range [%d, %d]", f.name, f.v, f.min, convFieldLimit)
+		}
+	}
+	if p.C%p.Group != 0 || p.M%p.Group != 0 {
+		return p, fmt.Errorf("conv: %d input and %d output channels must both be divisible by group %d", p.C, p.M, p.Group)
+	}
+	if !mulLimit(p.KH, p.DilH) || !mulLimit(p.KW, p.DilW) {
+		return p, fmt.Errorf("conv: dilated kernel %d×%d with dilations %d, %d is too large", p.KH, p.KW, p.DilH, p.DilW)
+	}
+	oh, ow := p.OutSize()
+	if oh < 1 || ow < 1 {
+		return p, fmt.Errorf("conv: output would be %d×%d: input %d×%d with pads %d+%d, %d+%d is smaller than the dilated kernel %d×%d",
+			oh, ow, p.H, p.W, p.PadTop, p.PadBottom, p.PadLeft, p.PadRight, (p.KH-1)*p.DilH+1, (p.KW-1)*p.DilW+1)
+	}
+	for _, s := range [][]int{
+		{p.C, p.H, p.W}, {p.M, oh, ow}, {p.M, p.C / p.Group, p.KH, p.KW},
+		{p.C / p.Group, p.KH, p.KW, oh, ow}, {oh, p.StrideH}, {ow, p.StrideW},
+		{p.H + p.PadTop + p.PadBottom + 2*p.StrideH, p.W + p.PadLeft + p.PadRight + p.StrideW, p.C},
+	} {
+		if !mulLimit(s...) {
+			return p, fmt.Errorf("conv: sizes %v are too large", s)
+		}
+	}
+	return p, nil
+}
+
+// OutSize returns the output height and width (with zero strides and
+// dilations taken as 1); a result below 1 means the kernel does not fit.
+func (p ConvParams) OutSize() (oh, ow int) {
+	out := func(in, pb, pe, k, d, s int) int {
+		d, s = max(d, 1), max(s, 1)
+		e := in + pb + pe - ((k-1)*d + 1)
+		if e < 0 {
+			return 0
+		}
+		return e/s + 1
+	}
+	return out(p.H, p.PadTop, p.PadBottom, p.KH, p.DilH, p.StrideH),
+		out(p.W, p.PadLeft, p.PadRight, p.KW, p.DilW, p.StrideW)
+}
+
+// How a convolution's GEMM reads the image (its B operand).
+const (
+	// convPointwise: 1×1, stride 1, no padding; row p of B is input plane
+	// p, and the GEMM's columns are the output pixels.
+	convPointwise = iota
+	// convWide: a pre-pass copies each input plane, zero-padded and split
+	// into stride phases (plane (ry, rx) holds padded pixels (a·sh+ry,
+	// b·sw+rx)), so that every row of B is one contiguous run of it. The
+	// GEMM then computes a wide output of OH×WQ columns (WQ = padded width
+	// / sw >= OW) and the columns x >= OW of each output row, which read
+	// across the row's end, are dropped when the block is copied out.
+	// Packing is then plain copies of whole panels.
+	convWide
+	// convSegment: B is packed straight from the image, one output row
+	// segment at a time, with zeros for padding. Used when the wide
+	// output would waste too many columns.
+	convSegment
+)
+
+// convGeom is the per-image geometry the packer, pre-pass and depthwise
+// kernels use.
+type convGeom struct {
+	cg, h, w, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow int
+	// oxLo[kx] <= ox < oxHi[kx] are the output columns whose input column
+	// ox*sw - pl + kx*dw lies inside the image.
+	oxLo, oxHi []int
+	mode       int
+	n          int // GEMM columns: oh·ow, or oh·wq for convWide
+
+	// convPointwise and convWide: row p = (c, tap) of B starts at
+	// c·chanStride + tapOff[tap] of the group's data.
+	chanStride int
+	tapOff     []int
+
+	// convWide: the phase planes.
+	hq, wq   int
+	phaseRY  []int // stride phase of each stored plane
+	phaseRX  []int
+	planeLen int // (hq+1)·wq: a zero slack row absorbs reads past the end
+}
+
+func newConvGeom(p ConvParams, nr int) convGeom {
+	oh, ow := p.OutSize()
+	g := convGeom{cg: p.C / p.Group, h: p.H, w: p.W, kh: p.KH, kw: p.KW, sh: p.StrideH, sw: p.StrideW,
+		dh: p.DilH, dw: p.DilW, pt: p.PadTop, pl: p.PadLeft, oh: oh, ow: ow,
+		oxLo: make([]int, p.KW), oxHi: make([]int, p.KW)}
+	for kx := 0; kx < p.KW; kx++ {
+		off := kx*g.dw - g.pl // input column of ox = 0
+		lo := 0
+		if off < 0 {
+			lo = ceilDiv(-off, g.sw)
+		}
+		hi := 0
+		if g.w-off > 0 {
+			hi = ceilDiv(g.w-off, g.sw)
+		}
+		lo = min(lo, ow)
+		g.oxLo[kx], g.oxHi[kx] = lo, min(max(hi, lo), ow)
+	}
+	g.n = oh * ow
+	if p.KH == 1 && p.KW == 1 && p.StrideH == 1 && p.StrideW == 1 &&
+		p.PadTop == 0 && p.PadLeft == 0 && p.PadBottom == 0 && p.PadRight == 0 {
+		g.mode = convPointwise
+		g.chanStride = p.H * p.W
+		g.tapOff = []int{0}
+		return g
+	}
+	g.hq = ceilDiv(p.H+p.PadTop+p.PadBottom, g.sh)
+	g.wq = ceilDiv(p.W+p.PadLeft+p.PadRight, g.sw)
+	// The wide output costs (wq-ow)/ow more columns; take it when that
+	// adds at most a quarter more NR tiles.
+	if ceilDiv(oh*g.wq, nr)*4 > ceilDiv(oh*ow, nr)*5 {
+		g.mode = convSegment
+		return g
+	}
+	g.mode = convWide
+	g.n = oh * g.wq
+	g.planeLen = (g.hq + 1) * g.wq
+	slot := map[[2]int]int{}
+	g.tapOff = make([]int, p.KH*p.KW)
+	for ky := 0; ky < p.KH; ky++ {
+		for kx := 0; kx < p.KW; kx++ {
+			ph := [2]int{ky * g.dh % g.sh, kx * g.dw % g.sw}
+			s, ok := slot[ph]
+			if !ok {
+				s = len(g.phaseRY)
+				slot[ph] = s
+				g.phaseRY = append(g.phaseRY, ph[0])
+				g.phaseRX = append(g.phaseRX, ph[1])
+			}
+			g.tapOff[ky*p.KW+kx] = s*g.planeLen + ky*g.dh/g.sh*g.wq + kx*g.dw/g.sw
+		}
+	}
+	g.chanStride = len(g.phaseRY) * g.planeLen
+	return g
+}
+
+// prepass fills the phase planes of one input channel (convWide): dst
+// gets len(phaseRY) planes of planeLen floats from the H×W plane src.
+func (g *convGeom) prepass(dst, src []float32) {
+	for s := range g.phaseRY {
+		ry, rx := g.phaseRY[s], g.phaseRX[s]
+		pl := dst[s*g.planeLen : (s+1)*g.planeLen]
+		// Stored columns b with input column b·sw + rx - pl inside the row.
+		off := rx - g.pl
+		bLo := 0
+		if off < 0 {
+			bLo = min(ceilDiv(-off, g.sw), g.wq)
+		}
+		bHi := bLo
+		if g.w-off > 0 {
+			bHi = min(max(ceilDiv(g.w-off, g.sw), bLo), g.wq)
+		}
+		for a := 0; a < g.hq; a++ {
+			row := pl[a*g.wq : (a+1)*g.wq]
+			iy := a*g.sh + ry - g.pt
+			if iy < 0 || iy >= g.h || bLo == bHi {
+				clear(row)
+				continue
+			}
+			in := src[iy*g.w : (iy+1)*g.w]
+			clear(row[:bLo])
+			d := row[bLo:bHi]
+			if g.sw == 1 {
+				copy(d, in[bLo+off:])
+			} else {
+				in = in[bLo*g.sw+off:]
+				for i := range d {
+					d[i] = in[i*g.sw]
+				}
+			}
+			clear(row[bHi:])
+		}
+		clear(pl[g.hq*g.wq:])
+	}
+}
+
+// convSource is the BSource of one (image, group): the virtual im2col
+// matrix whose row p = (c·KH + ky)·KW + kx and column j = oy·OW + ox holds
+// the input at channel c, row oy·sh - pt + ky·dh, column ox·sw - pl + kx·dw,
+// or zero in the padding (convWide: column j = oy·WQ + x, see convWide).
+type convSource struct {
+	x    []float32 // the group's input planes, or its phase planes (convWide)
+	g    *convGeom
+	offs []int // scratch: where each packed row starts in x
+}
+
+// PackB implements BSource, reading the image (or its phase planes)
+// directly: im2col fused into packing.
+func (s *convSource) PackB(dst []float32, p0, kc, j0, n, nr int) {
+	g := s.g
+	dst = dst[:ceilDiv(n, nr)*kc*nr]
+	khw := g.kh * g.kw
+	if g.mode != convSegment {
+		if cap(s.offs) < kc {
+			s.offs = make([]int, kc)
+		}
+		offs := s.offs[:kc]
+		c, r := p0/khw, p0%khw
+		for p := range offs {
+			offs[p] = c*g.chanStride + g.tapOff[r]
+			if r++; r == khw {
+				c, r = c+1, 0
+			}
+		}
+		packPanels(dst, s.x, offs, j0, 0, kc, n, nr)
+		return
+	}
+	plane := g.h * g.w
+	oy0, ox0 := j0/g.ow, j0%g.ow
+	for p := 0; p < kc; p++ {
+		c, r := (p0+p)/khw, (p0+p)%khw
+		ky, kx := r/g.kw, r%g.kw
+		in := s.x[c*plane : (c+1)*plane]
+		lo, hi := g.oxLo[kx], g.oxHi[kx]
+		xoff := kx*g.dw - g.pl
+		q, oy, ox := 0, oy0, ox0
+		for q < n {
+			seg := min(g.ow-ox, n-q)
+			end := ox + seg
+			iy := oy*g.sh - g.pt + ky*g.dh
+			if iy < 0 || iy >= g.h {
+				zeroRow(dst, kc, nr, p, q, seg)
+			} else {
+				a := min(max(lo, ox), end)
+				b := min(max(hi, a), end)
+				if a > ox {
+					zeroRow(dst, kc, nr, p, q, a-ox)
+				}
+				if b > a {
+					row := in[iy*g.w : (iy+1)*g.w]
+					ix := a*g.sw + xoff
+					if g.sw == 1 {
+						packRow(dst, kc, nr, p, q+a-ox, row[ix:ix+b-a])
+					} else {
+						packRowStrided(dst, kc, nr, p, q+a-ox, row[ix:], g.sw, b-a)
+					}
+				}
+				if end > b {
+					zeroRow(dst, kc, nr, p, q+b-ox, end-b)
+				}
+			}
+			q += seg
+			ox = 0
+			oy++
+		}
+	}
+	padPanels(dst, kc, nr, n)
+}
+
+// PreparedConv is a convolution with its weights packed for one tier,
+// made once per model (PrepareConv) and run many times, concurrently if
+// wanted: Run only reads it.
+type PreparedConv struct {
+	k         *Kernels
+	p         ConvParams
+	g         convGeom
+	packed    []*PackedA // per group: [M/group × C/group·KH·KW]
+	dw        []float32  // depthwise weights [C × KH·KW], when depthwise
+	bias      []float32  // len M, or nil
+	depthwise bool
+}
+
+// PrepareConv validates p, checks that w holds M × C/Group × KH × KW
+// weights (ONNX layout) and bias is nil or holds M values, and packs the
+// weights for this tier. w and bias are copied.
+//
+// A depthwise convolution (Group == C == M) runs a direct kernel; every
+// other convolution is a GEMM per (image, group) whose B operand is read
+// straight from the image (see convPointwise, convWide, convSegment).
+func (k *Kernels) PrepareConv(p ConvParams, w, bias []float32) (*PreparedConv, error) {
+	p, err := p.normalize()
+	if err != nil {
+		return nil, err
+	}
+	cg, mg := p.C/p.Group, p.M/p.Group
+	kd := cg * p.KH * p.KW
+	if len(w) != p.M*kd {
+		return nil, fmt.Errorf("conv: weights have %d values, want M %d × C/group %d × %d × %d = %d", len(w), p.M, cg, p.KH, p.KW, p.M*kd)
+	}
+	if bias != nil && len(bias) != p.M {
+		return nil, fmt.Errorf("conv: bias has %d values, want M = %d", len(bias), p.M)
+	}
+	pc := &PreparedConv{k: k, p: p, g: newConvGeom(p, k.Gemm.NR)}
+	if bias != nil {
+		pc.bias = append([]float32(nil), bias...)
+	}
+	if p.Group == p.C && p.M == p.C {
+		pc.depthwise = true
+		pc.dw = append([]float32(nil), w...)
+		return pc, nil
+	}
+	pc.packed = make([]*PackedA, p.Group)
+	for gi := range pc.packed {
+		pc.packed[gi] = k.PackA(mg, kd, w[gi*mg*kd:(gi+1)*mg*kd], kd)
+	}
+	return pc, nil
+}
+
+// Params returns the normalized parameters.
+func (pc *PreparedConv) Params() ConvParams { return pc.p }
+
+// errConvSize is wrapped by Run's size errors.
+var errConvSize = errors.New("conv: buffer size mismatch")
+
+// Run computes y = act(conv(x) + residual + bias) (see Epilogue for the
+// order) for a batch of images: x is N×C×H×W with N = len(x)/(C·H·W), y and
+// residual (nil for none) are N×M×OH×OW. y must not overlap x or residual.
+// par splits the work (nil: serial); results are bit-identical for every
+// par. Steady-state calls allocate nothing. It returns an error when the
+// buffer sizes do not match.
+func (pc *PreparedConv) Run(x, y, residual []float32, act Act, par Parallel) error {
+	p := &pc.p
+	g := &pc.g
+	chw := p.C * p.H * p.W
+	if len(x)%chw != 0 {
+		return fmt.Errorf("%w: input has %d values, not a multiple of C×H×W = %d", errConvSize, len(x), chw)
+	}
+	batch := len(x) / chw
+	if !mulLimit(batch, p.M, g.oh, g.ow) || !mulLimit(batch, p.C, g.chanStride) {
+		return fmt.Errorf("%w: batch of %d images is too large", errConvSize, batch)
+	}
+	if len(y) != batch*p.M*g.oh*g.ow {
+		return fmt.Errorf("%w: output has %d values, want %d×%d×%d×%d", errConvSize, len(y), batch, p.M, g.oh, g.ow)
+	}
+	if residual != nil && len(residual) != len(y) {
+		return fmt.Errorf("%w: residual has %d values, output %d", errConvSize, len(residual), len(y))
+	}
+	if batch == 0 {
+		return nil
+	}
+	j := getJob(pc.k)
+	j.conv = convProblem{pc: pc, x: x, y: y, res: residual, act: act, batch: batch}
+	switch {
+	case pc.depthwise:
+		j.phase = jobDepthwise
+		forEach(par, batch*p.C, j.run)
+	default:
+		j.conv.src = x
+		if g.mode == convWide {
+			j.xq = grow(j.xq, batch*p.C*g.chanStride)
+			j.conv.src = j.xq
+			j.phase = jobPrepass
+			forEach(par, batch*p.C, j.run)
+		}
+		j.prob = &j.conv
+		j.plan = planGemm(pc.k.Gemm, p.M/p.Group, g.n, g.cg*p.KH*p.KW, batch*p.Group, threadsOf(par))
+		j.execute(par)
+	}
+	putJob(j)
+	return nil
+}
+
+// Conv2D is PrepareConv followed by one Run: for one-off convolutions (it
+// allocates the packed weights each call).
+func (k *Kernels) Conv2D(p ConvParams, x, w, bias, y, residual []float32, act Act, par Parallel) error {
+	pc, err := k.PrepareConv(p, w, bias)
+	if err != nil {
+		return err
+	}
+	return pc.Run(x, y, residual, act, par)
+}
+
+// convProblem is one Run: a GEMM per (image, group).
+type convProblem struct {
+	pc        *PreparedConv
+	x, y, res []float32
+	src       []float32 // what B reads: x, or the phase planes (convWide)
+	act       Act
+	batch     int
+}
+
+func (cp *convProblem) a(q int) *PackedA { return cp.pc.packed[q%cp.pc.p.Group] }
+
+func (cp *convProblem) source(q int, ws *workspace) BSource {
+	g := &cp.pc.g
+	// q = image·group + gi, and the group's channels follow each other in
+	// x and in the phase planes alike.
+	per := g.cg * g.h * g.w
+	if g.mode == convWide {
+		per = g.cg * g.chanStride
+	}
+	ws.conv.x, ws.conv.g = cp.src[q*per:(q+1)*per], g
+	return &ws.conv
+}
+
+// outBlock returns GEMM q's output channels (y and residual) and epilogue.
+func (cp *convProblem) outBlock(q int) (y, res []float32, ep Epilogue) {
+	p := &cp.pc.p
+	mg := p.M / p.Group
+	ohw := cp.pc.g.oh * cp.pc.g.ow
+	gi := q % p.Group
+	off := q * mg * ohw
+	ep = Epilogue{Act: cp.act, ResidualStride: ohw}
+	if cp.pc.bias != nil {
+		ep.Bias = cp.pc.bias[gi*mg : (gi+1)*mg]
+	}
+	if cp.res != nil {
+		res = cp.res[off : off+mg*ohw]
+		ep.Residual = res
+	}
+	return cp.y[off : off+mg*ohw], res, ep
+}
+
+func (cp *convProblem) out(q int) ([]float32, int, Epilogue) {
+	y, _, ep := cp.outBlock(q)
+	if cp.pc.g.mode == convWide && cp.pc.g.wq != cp.pc.g.ow {
+		return nil, 0, ep
+	}
+	return y, cp.pc.g.oh * cp.pc.g.ow, ep
+}
+
+// finish copies a block of the wide output (columns oy·WQ + x) to y,
+// dropping the columns x >= OW, and applies the epilogue there.
+func (cp *convProblem) finish(q int, tile []float32, ldt, i0, i1, j0, j1 int) {
+	g := &cp.pc.g
+	k := cp.pc.k
+	y, res, ep := cp.outBlock(q)
+	ohw := g.oh * g.ow
+	// The block's output pixels are the contiguous range [lo, hi) of y.
+	lo := j0/g.wq*g.ow + min(j0%g.wq, g.ow)
+	hi := j1/g.wq*g.ow + min(j1%g.wq, g.ow)
+	for i := i0; i < i1; i++ {
+		src := tile[(i-i0)*ldt : (i-i0)*ldt+j1-j0]
+		dst := y[i*ohw : (i+1)*ohw]
+		for j := j0; j < j1; {
+			oy, x := j/g.wq, j%g.wq
+			seg := min(g.wq-x, j1-j)
+			if x < g.ow {
+				w := min(seg, g.ow-x)
+				copy(dst[oy*g.ow+x:oy*g.ow+x+w], src[j-j0:])
+			}
+			j += seg
+		}
+		if hi <= lo {
+			continue
+		}
+		row := dst[lo:hi]
+		if res != nil {
+			k.AddTo(row, res[i*ohw+lo:i*ohw+hi])
+		}
+		if ep.Bias != nil || ep.Act.Kind != ActNone {
+			var b float32
+			if ep.Bias != nil {
+				b = ep.Bias[i]
+			}
+			k.BiasAct(row, b, ep.Act)
+		}
+	}
+}
+
+// prepassTask fills the phase planes of input plane t = image·C + channel.
+func (cp *convProblem) prepassTask(t int) {
+	g := &cp.pc.g
+	hw := g.h * g.w
+	cp.pc.g.prepass(cp.src[t*g.chanStride:(t+1)*g.chanStride], cp.x[t*hw:(t+1)*hw])
+}
+
+// depthwiseTask computes output plane t = image·C + channel of a
+// depthwise convolution, row by row, applying the epilogue to each row
+// while it is in L1.
+func (cp *convProblem) depthwiseTask(ws *workspace, t int) {
+	pc := cp.pc
+	g := &pc.g
+	k := pc.k
+	ch := t % pc.p.C
+	hw, ohw := g.h*g.w, g.oh*g.ow
+	in := cp.x[t*hw : (t+1)*hw]
+	out := cp.y[t*ohw : (t+1)*ohw]
+	khw := g.kh * g.kw
+	w := pc.dw[ch*khw : (ch+1)*khw]
+	var res []float32
+	if cp.res != nil {
+		res = cp.res[t*ohw : (t+1)*ohw]
+	}
+	var bias float32
+	if pc.bias != nil {
+		bias = pc.bias[ch]
+	}
+	fast3 := g.kh == 3 && g.kw == 3 && g.dh == 1 && g.dw == 1 && g.sw <= 2
+	if fast3 {
+		ws.b = grow(ws.b, g.w)
+		clear(ws.b)
+	}
+	// The epilogue runs over bands of rows at least 256 floats long, so
+	// small planes do not pay its per-call cost on every row.
+	band := max(1, 256/g.ow)
+	for oy0 := 0; oy0 < g.oh; oy0 += band {
+		oy1 := min(g.oh, oy0+band)
+		for oy := oy0; oy < oy1; oy++ {
+			orow := out[oy*g.ow : (oy+1)*g.ow]
+			if fast3 {
+				dw3x3Row(g, in, w, orow, oy, ws.b)
+			} else {
+				dwRow(g, in, w, orow, oy)
+			}
+		}
+		rows := out[oy0*g.ow : oy1*g.ow]
+		if res != nil {
+			k.AddTo(rows, res[oy0*g.ow:oy1*g.ow])
+		}
+		if pc.bias != nil || cp.act.Kind != ActNone {
+			k.BiasAct(rows, bias, cp.act)
+		}
+	}
+}
+
+// dwRow computes output row oy of one depthwise channel for any kernel,
+// stride and dilation, one kernel tap at a time.
+func dwRow(g *convGeom, in, w, orow []float32, oy int) {
+	clear(orow)
+	for ky := 0; ky < g.kh; ky++ {
+		iy := oy*g.sh - g.pt + ky*g.dh
+		if iy < 0 || iy >= g.h {
+			continue
+		}
+		irow := in[iy*g.w : (iy+1)*g.w]
+		for kx := 0; kx < g.kw; kx++ {
+			lo, hi := g.oxLo[kx], g.oxHi[kx]
+			if lo >= hi {
+				continue
+			}
+			wv := w[ky*g.kw+kx]
+			ix := lo*g.sw + kx*g.dw - g.pl
+			dst := orow[lo:hi]
+			if g.sw == 1 {
+				src := irow[ix : ix+len(dst)]
+				for i, v := range src {
+					dst[i] += wv * v
+				}
+			} else {
+				src := irow[ix : ix+(len(dst)-1)*g.sw+1]
+				for i := range dst {
+					dst[i] += wv * src[i*g.sw]
+				}
+			}
+		}
+	}
+}
+
+// dw3x3Row computes output row oy of one depthwise channel for a 3×3
+// kernel without dilation and stride 1 or 2 horizontally: each output is
+// one expression over three input rows (a zero row, zero, stands in for
+// rows in the padding), with bounds checks only at the left and right
+// borders; the stride-1 loop slides its window through registers.
+func dw3x3Row(g *convGeom, in, w, orow []float32, oy int, zero []float32) {
+	var r [3][]float32
+	for ky := range r {
+		iy := oy*g.sh - g.pt + ky
+		if iy < 0 || iy >= g.h {
+			r[ky] = zero[:g.w]
+		} else {
+			r[ky] = in[iy*g.w : (iy+1)*g.w]
+		}
+	}
+	wt := (*[9]float32)(w)
+	// Interior: every tap inside the row.
+	lo, hi := g.oxLo[0], g.oxHi[2]
+	if lo > hi {
+		lo, hi = g.ow, g.ow // no interior: all border
+	}
+	for ox := 0; ox < lo; ox++ {
+		orow[ox] = dw3x3Border(g, &r, wt, ox)
+	}
+	if n := hi - lo; n > 0 {
+		ix := lo*g.sw - g.pl
+		o := orow[lo:hi]
+		if g.sw == 1 {
+			a, b, c := r[0][ix:ix+n+2], r[1][ix:ix+n+2], r[2][ix:ix+n+2]
+			a0, a1, b0, b1, c0, c1 := a[0], a[1], b[0], b[1], c[0], c[1]
+			a, b, c = a[2:][:len(o)], b[2:][:len(o)], c[2:][:len(o)]
+			for i := range o {
+				a2, b2, c2 := a[i], b[i], c[i]
+				o[i] = a0*wt[0] + a1*wt[1] + a2*wt[2] +
+					b0*wt[3] + b1*wt[4] + b2*wt[5] +
+					c0*wt[6] + c1*wt[7] + c2*wt[8]
+				a0, a1, b0, b1, c0, c1 = a1, a2, b1, b2, c1, c2
+			}
+		} else {
+			a, b, c := r[0][ix:ix+2*n+1], r[1][ix:ix+2*n+1], r[2][ix:ix+2*n+1]
+			a0, b0, c0 := a[0], b[0], c[0]
+			a, b, c = a[1:][:2*len(o)], b[1:][:2*len(o)], c[1:][:2*len(o)]
+			for i := range o {
+				a12, b12, c12 := a[2*i:2*i+2], b[2*i:2*i+2], c[2*i:2*i+2]
+				o[i] = a0*wt[0] + a12[0]*wt[1] + a12[1]*wt[2] +
+					b0*wt[3] + b12[0]*wt[4] + b12[1]*wt[5] +
+					c0*wt[6] + c12[0]*wt[7] + c12[1]*wt[8]
+				a0, b0, c0 = a12[1], b12[1], c12[1]
+			}
+		}
+	}
+	for ox := max(lo, hi); ox < g.ow; ox++ {
+		orow[ox] = dw3x3Border(g, &r, wt, ox)
+	}
+}
+
+// dw3x3Border computes one output of dw3x3Row next to the left or right
+// padding.
+func dw3x3Border(g *convGeom, r *[3][]float32, w *[9]float32, ox int) float32 {
+	var s float32
+	for kx := 0; kx < 3; kx++ {
+		ix := ox*g.sw - g.pl + kx
+		if ix < 0 || ix >= g.w {
+			continue
+		}
+		s += r[0][ix]*w[kx] + r[1][ix]*w[3+kx] + r[2][ix]*w[6+kx]
+	}
+	return s
+}
