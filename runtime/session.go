@@ -19,6 +19,21 @@ type Options struct {
 	// ir.MaxElements). It turns a hostile input shape or a shape computed
 	// from hostile data into an error instead of an out-of-memory crash.
 	MaxTensorElements int
+
+	// Threads is the number of goroutines one run may use (0 means
+	// GOMAXPROCS). Each session keeps its own pool of helpers. Results do
+	// not depend on it.
+	Threads int
+
+	// Tier names the SIMD kernel tier to use: "generic", "avx2", "avx512"
+	// or "neon" (see package simd). Empty means simd.Best(), which honours
+	// RUNINFER_SIMD. A tier this CPU or build lacks is an error.
+	Tier string
+
+	// Reference runs every node with its reference implementation in a
+	// freshly allocated tensor, as a plain interpreter: no plan, no fast
+	// kernels, no fusion (for tests and timing comparisons).
+	Reference bool
 }
 
 // DefaultMaxTensorElements is the per-tensor limit of a session whose
@@ -35,6 +50,7 @@ type Session struct {
 	// drop them and let the garbage collector reuse their memory.
 	lastUse [][]string
 	keep    map[string]bool // graph outputs and initializers: never dropped
+	exec    *executor       // plans, kernels and workers (plan.go)
 }
 
 // NewSession prepares m for execution. The model is not modified.
@@ -97,6 +113,9 @@ func NewSession(m *ir.Model, opts *Options) (*Session, error) {
 			s.lastUse[i] = append(s.lastUse[i], name)
 		}
 	}
+	if err := s.initExec(); err != nil {
+		return nil, fmt.Errorf("runtime: %w", err)
+	}
 	return s, nil
 }
 
@@ -128,6 +147,9 @@ func (s *Session) Graph() *ir.Graph { return s.graph }
 // shape that matches the declared one wherever that dimension is fixed.
 // Cancelling ctx stops the run between nodes.
 func (s *Session) Run(ctx context.Context, inputs map[string]*ir.Tensor) ([]*ir.Tensor, error) {
+	if !s.opts.Reference {
+		return s.runPlanned(ctx, inputs)
+	}
 	vals := make(map[string]*ir.Tensor, len(s.graph.Initializers)+len(inputs))
 	for name, t := range s.graph.Initializers {
 		vals[name] = t

@@ -15,6 +15,7 @@ import (
 func infoUsage(w io.Writer) {
 	fmt.Fprint(w, `usage: runinfer info MODEL
        runinfer info --ops
+       runinfer info --cpu
 
 Prints the model's inputs and outputs (element types and shapes; symbolic
 dimensions by name, ? when unnamed), its opset imports, IR version, producer,
@@ -24,15 +25,27 @@ older opsets appear rewritten to their opset-21 equivalents (Upsample as
 Resize, for example), and model-local functions inlined.
 
 --ops lists the operators runinfer can import and run (default ONNX domain).
+
+--cpu prints the CPU, the features the SIMD kernels use (AVX2, FMA3,
+AVX512F/BW/VL/VNNI, ASIMD), and a line "tier: NAME" naming the kernel tier
+in force (the best the CPU has, lowered by RUNINFER_SIMD).
 `)
 }
 
 func infoCmd(args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("info")
 	listOps := fs.Bool("ops", false, "list the supported operators instead of describing a model")
+	showCPU := fs.Bool("cpu", false, "describe the CPU and the SIMD tier in force instead of a model")
 	pos, err := parseArgs(fs, args)
 	if errors.Is(err, flag.ErrHelp) {
 		infoUsage(stdout)
+		return exitOK
+	}
+	if err == nil && *showCPU {
+		if len(pos) != 0 || *listOps {
+			return report(stderr, "info", usagef("--cpu takes no model and no other flag"))
+		}
+		writeCPU(stdout)
 		return exitOK
 	}
 	if err == nil && *listOps {

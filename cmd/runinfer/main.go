@@ -40,7 +40,8 @@ func init() {
 	commands = []command{
 		{"classify", "MODEL IMAGE...", "classify images (the default: `runinfer MODEL IMAGE...`)", classifyCmd, classifyUsage},
 		{"run", "MODEL IN.pb... -o DIR", "run a model on ONNX TensorProto files, write output_<i>.pb", runCmd, runUsage},
-		{"info", "MODEL | --ops", "describe a model (inputs, outputs, opsets, ops), or list supported ops", infoCmd, infoUsage},
+		{"info", "MODEL | --ops | --cpu", "describe a model (inputs, outputs, opsets, ops), supported ops, or the CPU", infoCmd, infoUsage},
+		{"bench", "MODEL", "time a model on random inputs; print one JSON line", benchCmd, benchUsage},
 		{"version", "", "print the version", versionCmd, nil},
 		{"help", "[COMMAND]", "show this help, or a command's", helpCmd, nil},
 	}
