@@ -39,11 +39,11 @@ func (s *Session) InferShapes(inputs map[string][]int) (map[string]ValueType, er
 			}
 		} else if vi.Shape.Ranked {
 			if len(shape) != len(vi.Shape.Dims) {
-				return nil, fmt.Errorf("input %q: shape %v has rank %d, the model declares %v", vi.Name, shape, len(shape), vi.Shape)
+				return nil, fmt.Errorf("input %q: shape %s has rank %d, the model declares %v", vi.Name, ir.FormatShape(shape), len(shape), vi.Shape)
 			}
 			for i, d := range vi.Shape.Dims {
 				if d.Known() && int64(shape[i]) != d.Size {
-					return nil, fmt.Errorf("input %q: shape %v, the model declares %v", vi.Name, shape, vi.Shape)
+					return nil, fmt.Errorf("input %q: shape %s, the model declares %v", vi.Name, ir.FormatShape(shape), vi.Shape)
 				}
 			}
 		}

@@ -29,7 +29,8 @@ prints one JSON line:
 
 gflops is the model's arithmetic (2 × multiply-adds of its Conv, Gemm and
 MatMul nodes, from the inferred shapes) divided by the median time.
-Inputs with symbolic dimensions need --shape.
+A symbolic batch (leading) dimension is taken as 1; other symbolic
+dimensions need --shape.
 
 Flags:
 `)
@@ -222,13 +223,24 @@ func benchShapes(ins []*ir.ValueInfo, flags []string) (map[string][]int, error) 
 			out[vi.Name] = sh
 			continue
 		}
-		sh, ok := vi.Shape.Concrete()
+		sh, ok := batchOne(vi.Shape).Concrete()
 		if !ok {
 			return nil, usagef("input %q has shape %v with symbolic dimensions: give --shape (e.g. --shape %s)", vi.Name, vi.Shape, exampleShape(vi.Shape))
 		}
 		out[vi.Name] = sh
 	}
 	return out, nil
+}
+
+// batchOne makes a symbolic leading (batch) dimension of a rank-4+ input 1,
+// as onnxruntime's benchmark does; other symbolic dimensions (spatial sizes)
+// stay unknown and need --shape.
+func batchOne(s ir.Shape) ir.Shape {
+	if s.Ranked && len(s.Dims) >= 2 && !s.Dims[0].Known() {
+		dims := append([]ir.Dim{ir.KnownDim(1)}, s.Dims[1:]...)
+		return ir.Shape{Ranked: true, Dims: dims}
+	}
+	return s
 }
 
 // exampleShape suggests a concrete shape: symbolic dimensions become 1.

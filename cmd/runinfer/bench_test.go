@@ -44,9 +44,15 @@ func TestBenchPrintsOneJSONLine(t *testing.T) {
 
 func TestBenchNeedsShapesForSymbolicDimensions(t *testing.T) {
 	dir := t.TempDir()
-	model := testModel{dims: dims("N", 3, 8, 8)}.write(t, dir, "m.onnx")
+	// A symbolic batch alone is taken as 1 (compare.sh passes no --shape).
+	batchOnly := testModel{dims: dims("N", 3, 8, 8)}.write(t, dir, "batch.onnx")
+	if stdout, stderr, code := cli(t, "bench", batchOnly, "--iters", "1", "--warmup", "0"); code != 0 || !strings.Contains(stdout, `"median_ms"`) {
+		t.Fatalf("symbolic batch: exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+	// Symbolic spatial dimensions need --shape.
+	model := testModel{dims: dims("N", 3, "H", 8)}.write(t, dir, "m.onnx")
 	_, stderr, code := cli(t, "bench", model, "--iters", "1")
-	expectExit(t, code, exitUsage, stderr, "symbolic", "--shape", "1,3,8,8")
+	expectExit(t, code, exitUsage, stderr, "symbolic", "--shape", "1,3,1,8")
 	for _, shape := range []string{"2,3,8,8", "x=2,3,8,8"} {
 		stdout, stderr, code := cli(t, "bench", model, "--iters", "1", "--warmup", "0", "--shape", shape)
 		if code != 0 || !strings.Contains(stdout, `"median_ms"`) {
@@ -58,7 +64,7 @@ func TestBenchNeedsShapesForSymbolicDimensions(t *testing.T) {
 	_, stderr, code = cli(t, "bench", model, "--shape", "2,x,8,8")
 	expectExit(t, code, exitUsage, stderr, "not a dimension")
 	_, stderr, code = cli(t, "bench", model, "--shape", "2,4,8,8")
-	expectExit(t, code, exitFailure, stderr, "[N,3,8,8]")
+	expectExit(t, code, exitFailure, stderr, "[N,3,H,8]")
 }
 
 func TestBenchRejectsBadFlags(t *testing.T) {
