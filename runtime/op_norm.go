@@ -107,8 +107,18 @@ func runBatchNorm(n *ir.Node, in []*ir.Tensor, out []*ir.Tensor) error {
 	case ir.Float64:
 		normAffine(in[0].F64(), out[0].F64(), a, b, inner)
 	}
+	// Inference passes the running statistics through: copy them into the
+	// outputs' own (possibly planned) buffers rather than replacing those.
 	for i := 1; i < len(out); i++ {
-		out[i].Data = in[2+i].Clone().Data
+		src := in[2+i]
+		for j := 0; j < out[i].Len(); j++ {
+			switch d := out[i].Data.(type) {
+			case []float32:
+				d[j] = float32(src.Float64At(j))
+			case []float64:
+				d[j] = src.Float64At(j)
+			}
+		}
 	}
 	return nil
 }
