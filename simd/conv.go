@@ -194,11 +194,20 @@ func newConvGeom(p ConvParams, nr int) convGeom {
 	}
 	g.mode = convWide
 	g.n = oh * g.wq
+	g.setPhases()
+	return g
+}
+
+// setPhases lays out the phase planes of convWide (also used by the
+// depthwise kernel): planeLen, the stored phases, tapOff and chanStride,
+// from hq and wq.
+func (g *convGeom) setPhases() {
 	g.planeLen = (g.hq + 1) * g.wq
+	g.phaseRY, g.phaseRX = nil, nil
 	slot := map[[2]int]int{}
-	g.tapOff = make([]int, p.KH*p.KW)
-	for ky := 0; ky < p.KH; ky++ {
-		for kx := 0; kx < p.KW; kx++ {
+	g.tapOff = make([]int, g.kh*g.kw)
+	for ky := 0; ky < g.kh; ky++ {
+		for kx := 0; kx < g.kw; kx++ {
 			ph := [2]int{ky * g.dh % g.sh, kx * g.dw % g.sw}
 			s, ok := slot[ph]
 			if !ok {
@@ -207,11 +216,10 @@ func newConvGeom(p ConvParams, nr int) convGeom {
 				g.phaseRY = append(g.phaseRY, ph[0])
 				g.phaseRX = append(g.phaseRX, ph[1])
 			}
-			g.tapOff[ky*p.KW+kx] = s*g.planeLen + ky*g.dh/g.sh*g.wq + kx*g.dw/g.sw
+			g.tapOff[ky*g.kw+kx] = s*g.planeLen + ky*g.dh/g.sh*g.wq + kx*g.dw/g.sw
 		}
 	}
 	g.chanStride = len(g.phaseRY) * g.planeLen
-	return g
 }
 
 // prepass fills the phase planes of one input channel (convWide): dst
@@ -338,6 +346,39 @@ type PreparedConv struct {
 	dw        []float32  // depthwise weights [C × KH·KW], when depthwise
 	bias      []float32  // len M, or nil
 	depthwise bool
+
+	// Depthwise (see depthwiseTask): DWConv reads a channel's input as
+	// its phase planes (dwPrepass; chanStride floats in the workspace per
+	// channel), or as the input plane itself when there is no padding and
+	// no horizontal stride. Output row oy, column x is then the sum over
+	// taps t of the weights times the input at oy·dwRow + dwOffs[t] + x:
+	// DWConv computes the wide output, columns oy·dwRow + x, whose columns
+	// x < OW are copied to y. dwGroup channels make one task (and one
+	// DWConv call) when their planes are small; a task of one channel
+	// runs in bands of output rows.
+	dwOffs    []int
+	dwRow     int
+	dwPrepass bool
+	dwGroup   int
+	// dwKey identifies the phase plane layout (the geometry without the
+	// channel counts), dwFills where each channel's pixels go in it.
+	dwKey   ConvParams
+	dwFills []dwFill
+}
+
+// dwFill copies the pixels of one depthwise phase plane: rows a in
+// [aLo, aHi) of the plane at offset plane, columns [bLo, bHi), come from
+// input row a·sh + ry - pt, columns ix0 + (b-bLo)·sw.
+type dwFill struct {
+	plane, ry, aLo, aHi, bLo, bHi, ix0 int
+}
+
+// dwScratch is a workspace's depthwise phase planes. Their padding is
+// zeroed when the layout (key) changes and never written otherwise, so
+// each channel only copies its pixels in (PreparedConv.dwFills).
+type dwScratch struct {
+	key ConvParams
+	buf []float32
 }
 
 // PrepareConv validates p, checks that w holds M × C/Group × KH × KW
@@ -367,6 +408,7 @@ func (k *Kernels) PrepareConv(p ConvParams, w, bias []float32) (*PreparedConv, e
 	if p.Group == p.C && p.M == p.C {
 		pc.depthwise = true
 		pc.dw = append([]float32(nil), w...)
+		pc.prepareDepthwise()
 		return pc, nil
 	}
 	pc.packed = make([]*PackedA, p.Group)
@@ -412,8 +454,15 @@ func (pc *PreparedConv) Run(x, y, residual []float32, act Act, par Parallel) err
 	j.conv = convProblem{pc: pc, x: x, y: y, res: residual, act: act, batch: batch}
 	switch {
 	case pc.depthwise:
+		// Tasks of group channels of one image; threaded, at least 4
+		// tasks per thread.
+		group := pc.dwGroup
+		if th := threadsOf(par); th > 1 {
+			group = max(1, min(group, p.C/(4*th)))
+		}
+		j.conv.dwGroup, j.conv.dwTasks = group, ceilDiv(p.C, group)
 		j.phase = jobDepthwise
-		forEach(par, batch*p.C, j.run)
+		forEach(par, batch*j.conv.dwTasks, j.run)
 	default:
 		j.conv.src = x
 		if g.mode == convWide {
@@ -447,6 +496,9 @@ type convProblem struct {
 	src       []float32 // what B reads: x, or the phase planes (convWide)
 	act       Act
 	batch     int
+
+	// Depthwise: channels per task, tasks per image.
+	dwGroup, dwTasks int
 }
 
 func (cp *convProblem) a(q int) *PackedA { return cp.pc.packed[q%cp.pc.p.Group] }
@@ -535,154 +587,138 @@ func (cp *convProblem) prepassTask(t int) {
 	cp.pc.g.prepass(cp.src[t*g.chanStride:(t+1)*g.chanStride], cp.x[t*hw:(t+1)*hw])
 }
 
-// depthwiseTask computes output plane t = image·C + channel of a
-// depthwise convolution, row by row, applying the epilogue to each row
-// while it is in L1.
+// Depthwise tuning: a task of one channel runs in bands of about dwBand
+// outputs (whole rows), which its wide output, the epilogue and the copy
+// to y share in L1; smaller planes are grouped so that a task's phase
+// planes and wide output come to about dwGroupFloats.
+var (
+	dwBand        = 1024
+	dwGroupFloats = 8192
+)
+
+// prepareDepthwise sets where DWConv reads a depthwise convolution's
+// input and how many channels make a task (see PreparedConv.dwOffs).
+func (pc *PreparedConv) prepareDepthwise() {
+	p := &pc.p
+	g := &pc.g
+	planes := 0 // workspace floats per channel
+	if p.PadTop == 0 && p.PadLeft == 0 && p.PadBottom == 0 && p.PadRight == 0 && p.StrideW == 1 {
+		// The input plane itself: output row oy reads input rows oy·sh +
+		// ky·dh, columns x + kx·dw, all inside the plane.
+		pc.dwRow = p.StrideH * p.W
+		pc.dwOffs = make([]int, p.KH*p.KW)
+		for ky := 0; ky < p.KH; ky++ {
+			for kx := 0; kx < p.KW; kx++ {
+				pc.dwOffs[ky*p.KW+kx] = ky*p.DilH*p.W + kx*p.DilW
+			}
+		}
+	} else {
+		g.hq = ceilDiv(p.H+p.PadTop+p.PadBottom, g.sh)
+		g.wq = ceilDiv(p.W+p.PadLeft+p.PadRight, g.sw)
+		g.setPhases()
+		pc.dwPrepass = true
+		pc.dwRow = g.wq
+		pc.dwOffs = g.tapOff
+		pc.dwKey = *p
+		pc.dwKey.C, pc.dwKey.M, pc.dwKey.Group = 0, 0, 0
+		for s := range g.phaseRY {
+			ry, rx := g.phaseRY[s], g.phaseRX[s]
+			// Stored columns b with input column b·sw + rx - pl inside
+			// the row, and rows a with input row a·sh + ry - pt inside
+			// the image (as in prepass).
+			off := rx - g.pl
+			f := dwFill{plane: s * g.planeLen, ry: ry}
+			if off < 0 {
+				f.bLo = min(ceilDiv(-off, g.sw), g.wq)
+			}
+			f.bHi = f.bLo
+			if g.w-off > 0 {
+				f.bHi = min(max(ceilDiv(g.w-off, g.sw), f.bLo), g.wq)
+			}
+			f.ix0 = f.bLo*g.sw + off
+			if ry < g.pt {
+				f.aLo = min(ceilDiv(g.pt-ry, g.sh), g.hq)
+			}
+			f.aHi = min(max(ceilDiv(g.h+g.pt-ry, g.sh), f.aLo), g.hq)
+			if f.bLo < f.bHi && f.aLo < f.aHi {
+				pc.dwFills = append(pc.dwFills, f)
+			}
+		}
+		planes = g.chanStride
+	}
+	pc.dwGroup = max(1, min(p.C, dwGroupFloats/(planes+g.oh*pc.dwRow)))
+}
+
+// depthwiseTask computes task t of a depthwise convolution: dwGroup
+// channels of one image. It builds their phase planes in the workspace
+// (when the input is padded or strided horizontally), has DWConv compute
+// their wide output (bias included) into the workspace, copies its
+// columns x < OW to y, and applies the residual and activation there,
+// while it is in L1. A task of one channel does this in bands of rows.
 func (cp *convProblem) depthwiseTask(ws *workspace, t int) {
 	pc := cp.pc
 	g := &pc.g
 	k := pc.k
-	ch := t % pc.p.C
+	img, c0 := t/cp.dwTasks, t%cp.dwTasks*cp.dwGroup
+	nc := min(cp.dwGroup, pc.p.C-c0)
 	hw, ohw := g.h*g.w, g.oh*g.ow
-	in := cp.x[t*hw : (t+1)*hw]
-	out := cp.y[t*ohw : (t+1)*ohw]
-	khw := g.kh * g.kw
-	w := pc.dw[ch*khw : (ch+1)*khw]
+	first := img*pc.p.C + c0 // plane index of channel c0 in x and y
+	in := cp.x[first*hw : (first+nc)*hw]
+	out := cp.y[first*ohw : (first+nc)*ohw]
 	var res []float32
 	if cp.res != nil {
-		res = cp.res[t*ohw : (t+1)*ohw]
+		res = cp.res[first*ohw : (first+nc)*ohw]
 	}
-	var bias float32
+	khw := g.kh * g.kw
+	w := pc.dw[c0*khw : (c0+nc)*khw]
+	var bias []float32
 	if pc.bias != nil {
-		bias = pc.bias[ch]
+		bias = pc.bias[c0 : c0+nc]
 	}
-	fast3 := g.kh == 3 && g.kw == 3 && g.dh == 1 && g.dw == 1 && g.sw <= 2
-	if fast3 {
-		ws.b = grow(ws.b, g.w)
-		clear(ws.b)
+	src, lds := in, hw // each channel's input to DWConv, and their stride
+	if pc.dwPrepass {
+		sc := &ws.dw
+		lds = g.chanStride
+		if sc.key != pc.dwKey || len(sc.buf) < nc*lds {
+			sc.buf = grow(sc.buf, max(nc*lds, len(sc.buf)))
+			clear(sc.buf)
+			sc.key = pc.dwKey
+		}
+		for c := 0; c < nc; c++ {
+			for _, f := range pc.dwFills {
+				iy := f.aLo*g.sh + f.ry - g.pt
+				k.Gather(sc.buf[c*lds+f.plane+f.aLo*g.wq+f.bLo:], in[c*hw+iy*g.w+f.ix0:],
+					f.aHi-f.aLo, f.bHi-f.bLo, g.wq, g.sh*g.w, g.sw)
+			}
+		}
+		src = sc.buf
 	}
-	// The epilogue runs over bands of rows at least 256 floats long, so
-	// small planes do not pay its per-call cost on every row.
-	band := max(1, 256/g.ow)
+	rs := pc.dwRow
+	// epilogue applies the residual and activation to outputs [lo, hi).
+	epilogue := func(lo, hi int) {
+		if res != nil {
+			k.AddTo(out[lo:hi], res[lo:hi])
+		}
+		if cp.act.Kind != ActNone {
+			k.BiasAct(out[lo:hi], 0, cp.act)
+		}
+	}
+	if nc > 1 {
+		// Whole planes: channel c's wide output at c·OH·rs.
+		n, ldd := (g.oh-1)*rs+g.ow, g.oh*rs
+		ws.c = grow(ws.c, nc*ldd)
+		k.DWConv(ws.c, src, pc.dwOffs, w, bias, nc, n, ldd, lds)
+		k.Gather(out, ws.c, nc*g.oh, g.ow, g.ow, rs, 1)
+		epilogue(0, len(out))
+		return
+	}
+	band := max(1, dwBand/g.ow)
 	for oy0 := 0; oy0 < g.oh; oy0 += band {
 		oy1 := min(g.oh, oy0+band)
-		for oy := oy0; oy < oy1; oy++ {
-			orow := out[oy*g.ow : (oy+1)*g.ow]
-			if fast3 {
-				dw3x3Row(g, in, w, orow, oy, ws.b)
-			} else {
-				dwRow(g, in, w, orow, oy)
-			}
-		}
-		rows := out[oy0*g.ow : oy1*g.ow]
-		if res != nil {
-			k.AddTo(rows, res[oy0*g.ow:oy1*g.ow])
-		}
-		if pc.bias != nil || cp.act.Kind != ActNone {
-			k.BiasAct(rows, bias, cp.act)
-		}
+		n := (oy1-oy0-1)*rs + g.ow
+		ws.c = grow(ws.c, n)
+		k.DWConv(ws.c, src[oy0*rs:], pc.dwOffs, w, bias, 1, n, n, 0)
+		k.Gather(out[oy0*g.ow:oy1*g.ow], ws.c, oy1-oy0, g.ow, g.ow, rs, 1)
+		epilogue(oy0*g.ow, oy1*g.ow)
 	}
-}
-
-// dwRow computes output row oy of one depthwise channel for any kernel,
-// stride and dilation, one kernel tap at a time.
-func dwRow(g *convGeom, in, w, orow []float32, oy int) {
-	clear(orow)
-	for ky := 0; ky < g.kh; ky++ {
-		iy := oy*g.sh - g.pt + ky*g.dh
-		if iy < 0 || iy >= g.h {
-			continue
-		}
-		irow := in[iy*g.w : (iy+1)*g.w]
-		for kx := 0; kx < g.kw; kx++ {
-			lo, hi := g.oxLo[kx], g.oxHi[kx]
-			if lo >= hi {
-				continue
-			}
-			wv := w[ky*g.kw+kx]
-			ix := lo*g.sw + kx*g.dw - g.pl
-			dst := orow[lo:hi]
-			if g.sw == 1 {
-				src := irow[ix : ix+len(dst)]
-				for i, v := range src {
-					dst[i] += wv * v
-				}
-			} else {
-				src := irow[ix : ix+(len(dst)-1)*g.sw+1]
-				for i := range dst {
-					dst[i] += wv * src[i*g.sw]
-				}
-			}
-		}
-	}
-}
-
-// dw3x3Row computes output row oy of one depthwise channel for a 3×3
-// kernel without dilation and stride 1 or 2 horizontally: each output is
-// one expression over three input rows (a zero row, zero, stands in for
-// rows in the padding), with bounds checks only at the left and right
-// borders; the stride-1 loop slides its window through registers.
-func dw3x3Row(g *convGeom, in, w, orow []float32, oy int, zero []float32) {
-	var r [3][]float32
-	for ky := range r {
-		iy := oy*g.sh - g.pt + ky
-		if iy < 0 || iy >= g.h {
-			r[ky] = zero[:g.w]
-		} else {
-			r[ky] = in[iy*g.w : (iy+1)*g.w]
-		}
-	}
-	wt := (*[9]float32)(w)
-	// Interior: every tap inside the row.
-	lo, hi := g.oxLo[0], g.oxHi[2]
-	if lo > hi {
-		lo, hi = g.ow, g.ow // no interior: all border
-	}
-	for ox := 0; ox < lo; ox++ {
-		orow[ox] = dw3x3Border(g, &r, wt, ox)
-	}
-	if n := hi - lo; n > 0 {
-		ix := lo*g.sw - g.pl
-		o := orow[lo:hi]
-		if g.sw == 1 {
-			a, b, c := r[0][ix:ix+n+2], r[1][ix:ix+n+2], r[2][ix:ix+n+2]
-			a0, a1, b0, b1, c0, c1 := a[0], a[1], b[0], b[1], c[0], c[1]
-			a, b, c = a[2:][:len(o)], b[2:][:len(o)], c[2:][:len(o)]
-			for i := range o {
-				a2, b2, c2 := a[i], b[i], c[i]
-				o[i] = a0*wt[0] + a1*wt[1] + a2*wt[2] +
-					b0*wt[3] + b1*wt[4] + b2*wt[5] +
-					c0*wt[6] + c1*wt[7] + c2*wt[8]
-				a0, a1, b0, b1, c0, c1 = a1, a2, b1, b2, c1, c2
-			}
-		} else {
-			a, b, c := r[0][ix:ix+2*n+1], r[1][ix:ix+2*n+1], r[2][ix:ix+2*n+1]
-			a0, b0, c0 := a[0], b[0], c[0]
-			a, b, c = a[1:][:2*len(o)], b[1:][:2*len(o)], c[1:][:2*len(o)]
-			for i := range o {
-				a12, b12, c12 := a[2*i:2*i+2], b[2*i:2*i+2], c[2*i:2*i+2]
-				o[i] = a0*wt[0] + a12[0]*wt[1] + a12[1]*wt[2] +
-					b0*wt[3] + b12[0]*wt[4] + b12[1]*wt[5] +
-					c0*wt[6] + c12[0]*wt[7] + c12[1]*wt[8]
-				a0, b0, c0 = a12[1], b12[1], c12[1]
-			}
-		}
-	}
-	for ox := max(lo, hi); ox < g.ow; ox++ {
-		orow[ox] = dw3x3Border(g, &r, wt, ox)
-	}
-}
-
-// dw3x3Border computes one output of dw3x3Row next to the left or right
-// padding.
-func dw3x3Border(g *convGeom, r *[3][]float32, w *[9]float32, ox int) float32 {
-	var s float32
-	for kx := 0; kx < 3; kx++ {
-		ix := ox*g.sw - g.pl + kx
-		if ix < 0 || ix >= g.w {
-			continue
-		}
-		s += r[0][ix]*w[kx] + r[1][ix]*w[3+kx] + r[2][ix]*w[6+kx]
-	}
-	return s
 }

@@ -30,10 +30,14 @@ func upgrade(t Tier, k *Kernels) {
 		k.Gemm = GemmKernel{ID: "f32-gemm-6x16-avx2", MR: 6, NR: 16, Fn: f32Gemm6x16AVX2}
 		k.BiasAct = biasActAVX2
 		k.AddTo = addToAVX2
+		k.DWConv = dwConvAVX2
+		k.Gather = gatherAVX2
 	case AVX512:
 		k.Gemm = GemmKernel{ID: "f32-gemm-16x16-avx512", MR: 16, NR: 16, Fn: f32Gemm16x16AVX512}
 		k.BiasAct = biasActAVX512
 		k.AddTo = addToAVX512
+		k.DWConv = dwConvAVX512
+		k.Gather = gatherAVX512
 	}
 }
 
@@ -115,4 +119,45 @@ func addToAVX2(dst, src []float32) {
 func addToAVX512(dst, src []float32) {
 	src = src[:len(dst)]
 	f32AddToAVX512Asm(dst, src)
+}
+
+// dwConvAVX2 is the avx2 tier's DWConv: f32DWConvAVX2Asm behind checkDWConv.
+func dwConvAVX2(dst, src []float32, offs []int, w, bias []float32, rows, n, ldd, lds int) {
+	checkDWConv(len(dst), len(src), offs, len(w), len(bias), rows, n, ldd, lds)
+	f32DWConvAVX2Asm(dst, src, offs, w, bias, rows, n, ldd, lds)
+}
+
+// dwConvAVX512 is the avx512 tier's DWConv: f32DWConvAVX512Asm behind
+// checkDWConv.
+func dwConvAVX512(dst, src []float32, offs []int, w, bias []float32, rows, n, ldd, lds int) {
+	checkDWConv(len(dst), len(src), offs, len(w), len(bias), rows, n, ldd, lds)
+	f32DWConvAVX512Asm(dst, src, offs, w, bias, rows, n, ldd, lds)
+}
+
+// gatherAVX2 is the avx2 tier's Gather: f32Gather1AVX2Asm and
+// f32Gather2AVX2Asm for strides 1 and 2.
+func gatherAVX2(dst, src []float32, rows, n, ldd, lds, stride int) {
+	checkGather(len(dst), len(src), rows, n, ldd, lds, stride)
+	switch stride {
+	case 1:
+		f32Gather1AVX2Asm(dst, src, rows, n, ldd, lds)
+	case 2:
+		f32Gather2AVX2Asm(dst, src, rows, n, ldd, lds)
+	default:
+		gatherGeneric(dst, src, rows, n, ldd, lds, stride)
+	}
+}
+
+// gatherAVX512 is the avx512 tier's Gather: f32Gather1AVX512Asm and
+// f32Gather2AVX512Asm for strides 1 and 2.
+func gatherAVX512(dst, src []float32, rows, n, ldd, lds, stride int) {
+	checkGather(len(dst), len(src), rows, n, ldd, lds, stride)
+	switch stride {
+	case 1:
+		f32Gather1AVX512Asm(dst, src, rows, n, ldd, lds)
+	case 2:
+		f32Gather2AVX512Asm(dst, src, rows, n, ldd, lds)
+	default:
+		gatherGeneric(dst, src, rows, n, ldd, lds, stride)
+	}
 }

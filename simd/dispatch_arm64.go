@@ -12,5 +12,7 @@ func upgrade(t Tier, k *Kernels) {
 		k.Gemm = GemmKernel{ID: "f32-gemm-8x8-neon", MR: 8, NR: 8, Fn: gemm8x8NEON}
 		k.BiasAct = biasActNEON
 		k.AddTo = addToNEON
+		k.DWConv = dwConvNEON
+		k.Gather = gatherNEON
 	}
 }

@@ -406,6 +406,7 @@ type workspace struct {
 	tile []float32 // MR×NR edge tile
 	c    []float32 // a task's block of C when the problem copies out
 	conv convSource
+	dw   dwScratch // a depthwise convolution's phase planes
 }
 
 var wsPool = sync.Pool{New: func() any { return new(workspace) }}

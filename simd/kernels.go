@@ -14,6 +14,48 @@ type Kernels struct {
 
 	// AddTo computes dst[i] += src[i] (a fused residual Add); len(src) >= len(dst).
 	AddTo func(dst, src []float32)
+
+	// DWConv computes rows×n outputs of a depthwise convolution, one row
+	// per channel, as weighted sums of shifted runs of src (one tap per
+	// offset) plus the channel's bias:
+	//
+	//	taps := len(offs)
+	//	for r := 0; r < rows; r++ {
+	//		for i := 0; i < n; i++ {
+	//			s := bias[r] // 0 when bias is nil
+	//			for t := 0; t < taps; t++ {
+	//				s += w[r*taps+t] * src[r*lds+offs[t]+i]
+	//			}
+	//			dst[r*ldd+i] = s
+	//		}
+	//	}
+	//
+	// The order in which the taps are summed, and whether they are fused
+	// multiply-adds, is the tier's own, but the same for every output
+	// however a caller cuts its rows and columns into calls. It panics unless rows, n, lds and
+	// every offs[t] are >= 0, ldd >= n, and (when rows and n are > 0) w
+	// holds rows×taps weights, bias is nil or holds rows values, and dst
+	// and src hold every element the loop touches. dst must not overlap
+	// src. The convolution feeds it zero-padded planes split by stride
+	// phase, where each output row is one run of such a sum (see
+	// depthwiseTask).
+	DWConv func(dst, src []float32, offs []int, w, bias []float32, rows, n, ldd, lds int)
+
+	// Gather copies rows of every stride-th float:
+	//
+	//	for r := 0; r < rows; r++ {
+	//		for i := 0; i < n; i++ {
+	//			dst[r*ldd+i] = src[r*lds+i*stride]
+	//		}
+	//	}
+	//
+	// It panics unless rows, n and lds are >= 0, stride >= 1, ldd >= n,
+	// and (when rows and n are > 0) dst and src hold every element the
+	// loop touches. dst must not overlap src. Tiers vectorize strides 1
+	// and 2: the depthwise convolution builds its phase planes with it
+	// (stride 2 splits a row by horizontal stride phase) and copies its
+	// wide output out.
+	Gather func(dst, src []float32, rows, n, ldd, lds, stride int)
 }
 
 // ActKind selects a fused activation.

@@ -47,6 +47,10 @@ var shipped = []unit{
 	{"f32_biasact_avx512", func(c *build.Context) { biasAct(c, avx512) }},
 	{"f32_addto_avx2", func(c *build.Context) { addTo(c, avx2) }},
 	{"f32_addto_avx512", func(c *build.Context) { addTo(c, avx512) }},
+	{"f32_dwconv_avx2", func(c *build.Context) { dwconv(c, avx2) }},
+	{"f32_dwconv_avx512", func(c *build.Context) { dwconv(c, avx512) }},
+	{"f32_gather_avx2", func(c *build.Context) { gather(c, avx2, 1); gather(c, avx2, 2) }},
+	{"f32_gather_avx512", func(c *build.Context) { gather(c, avx512, 1); gather(c, avx512, 2) }},
 	{"f32_fmapeak_avx2", func(c *build.Context) { fmaPeak(c, avx2) }},
 	{"f32_fmapeak_avx512", func(c *build.Context) { fmaPeak(c, avx512) }},
 }
