@@ -270,7 +270,16 @@ type convSource struct {
 	x    []float32 // the group's input planes, or its phase planes (convWide)
 	g    *convGeom
 	offs []int // scratch: where each packed row starts in x
+	// gather, when set, is the tier's vector Gather, which packs the full
+	// panels of convPointwise and convWide (see PackB); nil (the generic
+	// tier, whose Gather copies with memmove) packs them with copy16.
+	gather func(dst, src []float32, rows, n, ldd, lds, stride int)
 }
+
+// packRunPanels is the fewest full panels convSource.PackB packs row by
+// row with Gather; fewer go panel by panel, a call per tap, which costs
+// fewer calls there. (TestConvPackB covers both through its panel widths.)
+const packRunPanels = 8
 
 // PackB implements BSource, reading the image (or its phase planes)
 // directly: im2col fused into packing.
@@ -290,7 +299,34 @@ func (s *convSource) PackB(dst []float32, p0, kc, j0, n, nr int) {
 				c, r = c+1, 0
 			}
 		}
-		packPanels(dst, s.x, offs, j0, 0, kc, n, nr)
+		if s.gather == nil {
+			packPanels(dst, s.x, offs, j0, 0, kc, n, nr)
+			return
+		}
+		full := n / nr
+		if full >= packRunPanels {
+			// Each row of B is one run of memory, read sequentially
+			// (prefetched) as full·NR floats and scattered over the
+			// panels by one Gather call.
+			for p, o := range offs {
+				s.gather(dst[p*nr:], s.x[j0+o:], full, nr, kc*nr, nr, 1)
+			}
+		} else {
+			// Few panels: rows p, p+khw, p+2·khw, ... read the same tap
+			// of consecutive channels, chanStride apart: one Gather per
+			// tap and panel.
+			taps := min(khw, kc)
+			for q := 0; q < full; q++ {
+				pan := dst[q*kc*nr : (q+1)*kc*nr]
+				col := j0 + q*nr
+				for p := 0; p < taps; p++ {
+					s.gather(pan[p*nr:], s.x[col+offs[p]:], (kc-p+khw-1)/khw, nr, khw*nr, g.chanStride, 1)
+				}
+			}
+		}
+		if full*nr < n {
+			packPanels(dst[full*kc*nr:], s.x, offs, j0+full*nr, 0, kc, n-full*nr, nr)
+		}
 		return
 	}
 	plane := g.h * g.w
@@ -512,6 +548,10 @@ func (cp *convProblem) source(q int, ws *workspace) BSource {
 		per = g.cg * g.chanStride
 	}
 	ws.conv.x, ws.conv.g = cp.src[q*per:(q+1)*per], g
+	ws.conv.gather = nil
+	if k := cp.pc.k; k.Tier != Generic {
+		ws.conv.gather = k.Gather
+	}
 	return &ws.conv
 }
 

@@ -223,28 +223,34 @@ func TestConvPackB(t *testing.T) {
 				} else {
 					g.n = g.oh * g.ow
 				}
-				s := &convSource{x: src, g: &g}
-				for _, b := range []struct{ p0, kc, j0, n int }{{0, kd, 0, g.n}, {1, kd - 2, nr, g.n - nr}, {kd - 1, 1, 3 * nr, 1}} {
-					if b.n < 1 || b.kc < 1 || b.j0+b.n > g.n {
-						continue
-					}
-					what := fmt.Sprintf("%v mode %d nr %d block %+v", c, mode, nr, b)
-					dst := make([]float32, ceilDiv(b.n, nr)*b.kc*nr)
-					for i := range dst {
-						dst[i] = float32(math.NaN())
-					}
-					s.PackB(dst, b.p0, b.kc, b.j0, b.n, nr)
-					checkPacked(t, what, dst, b.kc, b.n, nr, func(pp, q int) float32 {
-						j := b.j0 + q
-						if mode == convWide {
-							oy, xx := j/g.wq, j%g.wq
-							if xx >= g.ow {
-								return dst[(q/nr)*b.kc*nr+pp*nr+q%nr] // dropped column: anything
-							}
-							return val(b.p0+pp, oy, xx)
+				gathers := []func(dst, src []float32, rows, n, ldd, lds, stride int){nil}
+				for _, tier := range Available() {
+					gathers = append(gathers, ForTier(tier).Gather)
+				}
+				for gi, gather := range gathers {
+					s := &convSource{x: src, g: &g, gather: gather}
+					for _, b := range []struct{ p0, kc, j0, n int }{{0, kd, 0, g.n}, {1, kd - 2, nr, g.n - nr}, {kd - 1, 1, 3 * nr, 1}, {2, 3, 0, 2 * nr}} {
+						if b.n < 1 || b.kc < 1 || b.j0+b.n > g.n || b.p0+b.kc > kd {
+							continue
 						}
-						return val(b.p0+pp, j/g.ow, j%g.ow)
-					})
+						what := fmt.Sprintf("%v mode %d nr %d block %+v gather %d", c, mode, nr, b, gi)
+						dst := make([]float32, ceilDiv(b.n, nr)*b.kc*nr)
+						for i := range dst {
+							dst[i] = float32(math.NaN())
+						}
+						s.PackB(dst, b.p0, b.kc, b.j0, b.n, nr)
+						checkPacked(t, what, dst, b.kc, b.n, nr, func(pp, q int) float32 {
+							j := b.j0 + q
+							if mode == convWide {
+								oy, xx := j/g.wq, j%g.wq
+								if xx >= g.ow {
+									return dst[(q/nr)*b.kc*nr+pp*nr+q%nr] // dropped column: anything
+								}
+								return val(b.p0+pp, oy, xx)
+							}
+							return val(b.p0+pp, j/g.ow, j%g.ow)
+						})
+					}
 				}
 			}
 		}
