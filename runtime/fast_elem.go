@@ -9,8 +9,8 @@ import (
 )
 
 // Fast float32 elementwise ops: Relu, LeakyRelu and Clip (with constant
-// bounds) through the tier's BiasAct kernel, Add through AddTo/BiasAct and
-// Mul in plain loops, for operands of the output's shape, scalars, and
+// bounds) through the tier's BiasAct kernel, Add (and Sub of a scalar or
+// vector) through AddTo/BiasAct, and Mul, Sub and Div in plain loops, for operands of the output's shape, scalars, and
 // vectors along one axis (a per-channel bias or scale). Other broadcasts
 // and types run the reference op. Each may compute in place over a full-size
 // input whose buffer dies at the step.
@@ -21,6 +21,8 @@ func init() {
 	fastOps["Clip"] = chooseAct
 	fastOps["Add"] = chooseBinary
 	fastOps["Mul"] = chooseBinary
+	fastOps["Sub"] = chooseBinary
+	fastOps["Div"] = chooseBinary
 }
 
 // elemChunk is the number of elements one parallel item of an elementwise
@@ -102,12 +104,23 @@ const (
 	binChannel                // operand 1-full varies along one axis only
 )
 
-// fastBinary computes Add or Mul of float32 operands. full is the index
-// of an operand with the output's shape; the other one is laid out as mode
-// says. For binChannel the output is viewed as outer × c × inner and the
-// vector operand has c values.
+// binOp is the operation of a fastBinary.
+type binOp uint8
+
+const (
+	opAdd binOp = iota
+	opMul
+	opSub
+	opDiv
+)
+
+// fastBinary computes Add, Mul, Sub or Div of float32 operands. full is
+// the index of an operand with the output's shape; the other one is laid
+// out as mode says (for Sub and Div, full = 1 makes the other operand the
+// left one). For binChannel the output is viewed as outer × c × inner and
+// the vector operand has c values.
 type fastBinary struct {
-	mul                 bool
+	op                  binOp
 	mode                binMode
 	full                int
 	outer, c, inner     int
@@ -122,7 +135,7 @@ func chooseBinary(_ *planCtx, n *ir.Node, in, out []*planValue) (fastKernel, err
 	if a.dtype != ir.Float32 || b.dtype != ir.Float32 {
 		return nil, nil
 	}
-	k := &fastBinary{mul: n.Op == "Mul"}
+	k := &fastBinary{op: map[string]binOp{"Add": opAdd, "Mul": opMul, "Sub": opSub, "Div": opDiv}[n.Op]}
 	total := len1(o.shape)
 	switch {
 	case slices.Equal(a.shape, o.shape) && slices.Equal(b.shape, o.shape):
@@ -203,8 +216,21 @@ func (k *fastBinary) part(rc *runCtx, i int) {
 		return
 	}
 	ys, as, bs := y[lo:hi], a[lo:hi], b[lo:hi]
-	if k.mul {
+	switch k.op {
+	case opMul:
 		mulSlices(ys, as, bs)
+		return
+	case opSub:
+		bs = bs[:len(ys)]
+		for j, x := range as[:len(ys)] {
+			ys[j] = x - bs[j]
+		}
+		return
+	case opDiv:
+		bs = bs[:len(ys)]
+		for j, x := range as[:len(ys)] {
+			ys[j] = x / bs[j]
+		}
 		return
 	}
 	switch {
@@ -218,11 +244,31 @@ func (k *fastBinary) part(rc *runCtx, i int) {
 	}
 }
 
-// vector computes y = x (+ or ×) v for one segment.
+// vector computes y = x op v (or v op x for Sub and Div when the full
+// operand is the right one) for one segment. x - v is x + (-v) exactly.
 func (k *fastBinary) vector(rc *runCtx, y, x []float32, v float32) {
-	if k.mul {
+	x = x[:len(y)]
+	switch {
+	case k.op == opMul:
 		scaleSlice(y, x, v)
 		return
+	case k.op == opSub && k.full == 1:
+		for j, e := range x {
+			y[j] = v - e
+		}
+		return
+	case k.op == opDiv && k.full == 1:
+		for j, e := range x {
+			y[j] = v / e
+		}
+		return
+	case k.op == opDiv:
+		for j, e := range x {
+			y[j] = e / v
+		}
+		return
+	case k.op == opSub:
+		v = -v
 	}
 	if !sameStart(y, x) {
 		copy(y, x)

@@ -65,10 +65,10 @@ func TestClipWithRuntimeBoundsRunsTheReference(t *testing.T) {
 	wantSteps(t, sum, "ref Clip")
 }
 
-func TestFastAddAndMulMatchReference(t *testing.T) {
+func TestFastBinaryOpsMatchReference(t *testing.T) {
 	rng := rand.New(rand.NewPCG(33, 33))
 	type shapes struct{ a, b []int }
-	for _, op := range []string{"Add", "Mul"} {
+	for _, op := range []string{"Add", "Mul", "Sub", "Div"} {
 		for _, c := range []struct {
 			s     shapes
 			steps string
@@ -135,4 +135,23 @@ func TestIntegerElementwiseRunsTheReference(t *testing.T) {
 		nodes: []*ir.Node{nd("Add", []string{"a", "b"}, []string{"s"}), nd("Mul", []string{"s", "b"}, []string{"y"})}}
 	sum := checkPlanned(t, g, map[string]*ir.Tensor{"a": i64s(1, 2, 3), "b": i64s(4, -5, 6)}, 0)
 	wantSteps(t, sum, "ref Add", "ref Mul")
+}
+
+func TestFastSubAndDivInPlaceOverTheRightOperand(t *testing.T) {
+	// s = p op q where p is read again later: the op may only take over
+	// q's buffer, and reads q's element before writing it.
+	for _, op := range []string{"Sub", "Div"} {
+		t.Run(op, func(t *testing.T) {
+			g := graphSpec{inputs: []*ir.ValueInfo{in("x", ir.Float32, 2, 8)}, outputs: []string{"y"},
+				nodes: []*ir.Node{
+					nd("Relu", []string{"x"}, []string{"p"}),
+					nd("LeakyRelu", []string{"x"}, []string{"q"}),
+					nd(op, []string{"p", "q"}, []string{"s"}),
+					nd("Relu", []string{"p"}, []string{"p2"}),
+					nd("Mul", []string{"s", "p2"}, []string{"y"}),
+				}}
+			sum := checkPlanned(t, g, map[string]*ir.Tensor{"x": randF32(rand.New(rand.NewPCG(35, 35)), 2, 8)}, 1e-6)
+			wantSteps(t, sum, "fast "+op)
+		})
+	}
 }

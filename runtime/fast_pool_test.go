@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -119,6 +120,84 @@ func TestFastGlobalAveragePoolMatchesReference(t *testing.T) {
 				nodes: []*ir.Node{nd("GlobalAveragePool", []string{"x"}, []string{"y"})}}
 			sum := checkPlanned(t, g, map[string]*ir.Tensor{"x": randF32(rng, shape...)}, tolFor(prod(shape[min(2, len(shape)):]), 1))
 			wantSteps(t, sum, "fast GlobalAveragePool")
+		})
+	}
+}
+
+// abs makes a float32 tensor's values non-negative in place (post-ReLU
+// planes).
+func abs(t *ir.Tensor) *ir.Tensor {
+	for i, v := range t.F32() {
+		t.F32()[i] = float32(math.Abs(float64(v)))
+	}
+	return t
+}
+
+// BenchmarkFastMaxPool times MaxPool kernels of GoogLeNet's and
+// SqueezeNet's shapes on non-negative (post-ReLU) planes and on signed ones.
+func BenchmarkFastMaxPool(b *testing.B) {
+	for _, pc := range []fastPoolCase{
+		{op: "MaxPool", n: 1, c: 64, h: 111, w: 111, kh: 3, kw: 3, sh: 2, sw: 2, dh: 1, dw: 1, ceil: true},
+		{op: "MaxPool", n: 1, c: 192, h: 56, w: 56, kh: 3, kw: 3, sh: 2, sw: 2, dh: 1, dw: 1, pads: [4]int{0, 0, 1, 1}},
+		{op: "MaxPool", n: 1, c: 480, h: 14, w: 14, kh: 3, kw: 3, sh: 1, sw: 1, dh: 1, dw: 1, pads: [4]int{1, 1, 1, 1}},
+		{op: "MaxPool", n: 1, c: 256, h: 28, w: 28, kh: 2, kw: 2, sh: 2, sw: 2, dh: 1, dw: 1},
+	} {
+		for _, signed := range []bool{false, true} {
+			b.Run(fmt.Sprintf("%dx%dx%d_k%d_s%d_signed%v", pc.c, pc.h, pc.w, pc.kh, pc.sh, signed), func(b *testing.B) {
+				g := graphSpec{inputs: []*ir.ValueInfo{in("x", ir.Float32, pc.n, pc.c, pc.h, pc.w)}, outputs: []string{"y"},
+					nodes: []*ir.Node{pc.node()}}
+				s, err := NewSession(g.model(), &Options{Threads: 1})
+				if err != nil {
+					b.Fatal(err)
+				}
+				x := randF32(rand.New(rand.NewPCG(26, 26)), pc.n, pc.c, pc.h, pc.w)
+				if !signed {
+					abs(x)
+				}
+				feeds := map[string]*ir.Tensor{"x": x}
+				ctx := context.Background()
+				b.SetBytes(int64(4 * x.Len()))
+				for b.Loop() {
+					if _, err := s.Run(ctx, feeds); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
+	}
+}
+
+// BenchmarkFastMaxPoolKernel times the MaxPool step alone (no output
+// allocation), on non-negative planes.
+func BenchmarkFastMaxPoolKernel(b *testing.B) {
+	for _, pc := range []fastPoolCase{
+		{op: "MaxPool", n: 1, c: 64, h: 111, w: 111, kh: 3, kw: 3, sh: 2, sw: 2, dh: 1, dw: 1, ceil: true},
+		{op: "MaxPool", n: 1, c: 480, h: 14, w: 14, kh: 3, kw: 3, sh: 1, sw: 1, dh: 1, dw: 1, pads: [4]int{1, 1, 1, 1}},
+		{op: "MaxPool", n: 1, c: 256, h: 28, w: 28, kh: 2, kw: 2, sh: 2, sw: 2, dh: 1, dw: 1},
+	} {
+		b.Run(fmt.Sprintf("%dx%dx%d_k%d_s%d", pc.c, pc.h, pc.w, pc.kh, pc.sh), func(b *testing.B) {
+			g := graphSpec{inputs: []*ir.ValueInfo{in("x", ir.Float32, pc.n, pc.c, pc.h, pc.w)}, outputs: []string{"y"},
+				nodes: []*ir.Node{pc.node()}}
+			s, err := NewSession(g.model(), &Options{Threads: 1})
+			if err != nil {
+				b.Fatal(err)
+			}
+			x := abs(randF32(rand.New(rand.NewPCG(26, 26)), pc.n, pc.c, pc.h, pc.w))
+			p, err := s.planFor([]ir.DType{ir.Float32}, [][]int{x.Shape})
+			if err != nil {
+				b.Fatal(err)
+			}
+			st := &p.steps[0]
+			rs := p.states.Get().(*runState)
+			y, _ := ir.NewTensor(ir.Float32, p.values[st.out[0]].shape)
+			in, out := []*ir.Tensor{x}, []*ir.Tensor{y}
+			rs.rc.tmp = rs.tmp[0]
+			b.SetBytes(int64(4 * x.Len()))
+			for b.Loop() {
+				if err := st.k.run(&rs.rc, in, out); err != nil {
+					b.Fatal(err)
+				}
+			}
 		})
 	}
 }

@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"strings"
 	"testing"
@@ -159,5 +160,133 @@ func TestZeroCopyConcatWithAnAliasedOutput(t *testing.T) {
 	sum := checkPlanned(t, g, map[string]*ir.Tensor{"x": randF32(rng, 1, 2, 3, 3)}, 0)
 	if strings.Contains(sum, "Concat") {
 		t.Errorf("want a zero-copy concat:\n%s", sum)
+	}
+}
+
+func TestFastTransposeMatchesReference(t *testing.T) {
+	rng := rand.New(rand.NewPCG(52, 52))
+	for _, c := range []struct {
+		shape []int
+		perm  []int64 // nil: the default (reversed axes)
+	}{
+		{[]int{1, 6, 40, 30}, []int64{0, 2, 3, 1}}, // NCHW to NHWC
+		{[]int{2, 5, 4, 3}, []int64{0, 2, 3, 1}},
+		{[]int{2, 3, 4}, nil},
+		{[]int{7, 9}, []int64{1, 0}},
+		{[]int{7, 9}, []int64{0, 1}},
+		{[]int{1, 1, 1}, []int64{2, 0, 1}},
+		{[]int{3, 1, 4, 1, 5}, []int64{4, 3, 2, 1, 0}},
+		{[]int{2, 3, 4, 5, 6, 2}, []int64{5, 1, 3, 0, 4, 2}},
+		{[]int{2, 3, 4, 5}, []int64{0, 1, 3, 2}},
+		{[]int{2, 0, 4}, []int64{2, 1, 0}},
+		{[]int{}, nil},
+		{[]int{5}, nil},
+	} {
+		t.Run(fmt.Sprintf("%v_perm%v", c.shape, c.perm), func(t *testing.T) {
+			var attrs []*ir.Attr
+			if c.perm != nil {
+				attrs = append(attrs, ir.IntsAttr("perm", c.perm))
+			}
+			g := graphSpec{inputs: []*ir.ValueInfo{in("x", ir.Float32, c.shape...)}, outputs: []string{"y"},
+				nodes: []*ir.Node{
+					nd("Relu", []string{"x"}, []string{"r"}),
+					nd("Transpose", []string{"r"}, []string{"t"}, attrs...),
+					nd("Relu", []string{"t"}, []string{"y"}),
+				}}
+			sum := checkPlanned(t, g, map[string]*ir.Tensor{"x": randF32(rng, c.shape...)}, 0)
+			wantSteps(t, sum, "fast Transpose")
+		})
+	}
+}
+
+func TestFastTransposeOfIntegersAndBools(t *testing.T) {
+	b, _ := ir.FromSlice([]int{2, 3}, []bool{true, false, false, true, true, false})
+	a, _ := ir.FromInt64([]int{2, 3}, []int64{1, 2, 3, 4, 5, 6})
+	g := graphSpec{inputs: []*ir.ValueInfo{in("a", ir.Int64, 2, 3), in("p", ir.Bool, 2, 3)},
+		outputs: []string{"y", "z"},
+		nodes: []*ir.Node{
+			nd("Transpose", []string{"a"}, []string{"c"}),
+			nd("Neg", []string{"c"}, []string{"y"}),
+			nd("Transpose", []string{"p"}, []string{"d"}, ir.IntsAttr("perm", []int64{1, 0})),
+			nd("Not", []string{"d"}, []string{"z"}),
+		}}
+	sum := checkPlanned(t, g, map[string]*ir.Tensor{"a": a, "p": b}, 0)
+	wantSteps(t, sum, "fast Transpose", "fast Transpose", "ref Neg", "ref Not")
+}
+
+func TestFastSliceMatchesReference(t *testing.T) {
+	rng := rand.New(rand.NewPCG(53, 53))
+	for _, c := range []struct {
+		shape                     []int
+		starts, ends, axes, steps []int64 // axes, steps nil: omitted
+	}{
+		{[]int{1, 4420, 4}, []int64{0}, []int64{2}, []int64{2}, nil}, // UltraFace's box decoding
+		{[]int{1, 4420, 4}, []int64{2}, []int64{4}, []int64{-1}, nil},
+		{[]int{5, 6, 7}, []int64{1, 2}, []int64{4, 6}, nil, nil},
+		{[]int{5, 6, 7}, []int64{-1, 0, 1}, []int64{-4, 6, 7}, []int64{0, 1, 2}, []int64{-1, 2, 3}},
+		{[]int{5, 6, 7}, []int64{10}, []int64{-10}, []int64{1}, []int64{-2}},
+		{[]int{5, 6, 7}, []int64{3}, []int64{3}, []int64{2}, nil}, // empty
+		{[]int{5, 6, 7}, []int64{0}, []int64{math.MaxInt64}, []int64{-2}, []int64{1}},
+		{[]int{8}, []int64{math.MaxInt64}, []int64{math.MinInt64}, []int64{0}, []int64{-1}},
+		{[]int{2, 3, 4, 5, 6}, []int64{1, 1, 1}, []int64{3, 4, 5}, []int64{1, 2, 4}, []int64{1, 2, 2}},
+		{[]int{3, 4}, []int64{2, 3}, []int64{3, 4}, nil, nil}, // one element
+	} {
+		t.Run(fmt.Sprintf("%v_%v_%v_%v_%v", c.shape, c.starts, c.ends, c.axes, c.steps), func(t *testing.T) {
+			g := graphSpec{inputs: []*ir.ValueInfo{in("x", ir.Float32, c.shape...)}, outputs: []string{"y"},
+				inits: map[string]*ir.Tensor{"s": i64s(c.starts...), "e": i64s(c.ends...)}}
+			ins := []string{"r", "s", "e"}
+			if c.axes != nil || c.steps != nil {
+				g.inits["a"] = i64s(c.axes...)
+				ins = append(ins, "a")
+			}
+			if c.steps != nil {
+				g.inits["p"] = i64s(c.steps...)
+				ins = append(ins, "p")
+			}
+			g.nodes = []*ir.Node{
+				nd("Relu", []string{"x"}, []string{"r"}),
+				nd("Slice", ins, []string{"t"}),
+				nd("Relu", []string{"t"}, []string{"y"}),
+			}
+			sum := checkPlanned(t, g, map[string]*ir.Tensor{"x": randF32(rng, c.shape...)}, 0)
+			wantSteps(t, sum, "fast Slice")
+		})
+	}
+}
+
+func TestSliceWithRuntimeBoundsRunsTheReference(t *testing.T) {
+	g := graphSpec{inputs: []*ir.ValueInfo{in("x", ir.Float32, 4, 5), in("s", ir.Int64, 1)}, outputs: []string{"y"},
+		inits: map[string]*ir.Tensor{"e": i64s(4)},
+		nodes: []*ir.Node{nd("Slice", []string{"x", "s", "e"}, []string{"t"}), nd("Relu", []string{"t"}, []string{"y"})}}
+	sum := checkPlanned(t, g, map[string]*ir.Tensor{"x": randF32(rand.New(rand.NewPCG(54, 54)), 4, 5), "s": i64s(1)}, 0)
+	if strings.Contains(sum, "fast Slice") {
+		t.Errorf("a Slice with run-time bounds ran a fast kernel:\n%s", sum)
+	}
+}
+
+// An alias op whose output is a graph output copies into the output's own
+// buffer, with no allocation beyond the output (a classifier's final
+// Flatten, a detector's final Reshape).
+func TestAliasOpAsGraphOutputCopies(t *testing.T) {
+	g := graphSpec{inputs: []*ir.ValueInfo{in("x", ir.Float32, 1, 6, 4, 2)}, outputs: []string{"y", "z"},
+		inits: map[string]*ir.Tensor{"shape": i64s(1, -1, 2)},
+		nodes: []*ir.Node{
+			nd("Relu", []string{"x"}, []string{"r"}),
+			nd("Flatten", []string{"r"}, []string{"y"}),
+			nd("Reshape", []string{"r", "shape"}, []string{"z"}),
+		}}
+	feeds := map[string]*ir.Tensor{"x": randF32(rand.New(rand.NewPCG(55, 55)), 1, 6, 4, 2)}
+	sum := checkPlanned(t, g, feeds, 0)
+	wantSteps(t, sum, "fast Flatten", "fast Reshape")
+	s, err := NewSession(g.model(), &Options{Threads: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runSession(t, s, feeds)
+	allocs := testing.AllocsPerRun(20, func() { runSession(t, s, feeds) })
+	// Per output the Tensor, its shape, its data and the data boxed in an
+	// interface; plus the result slice.
+	if allocs > 9 {
+		t.Errorf("a steady-state run allocates %v times, want at most 9", allocs)
 	}
 }

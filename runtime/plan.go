@@ -495,8 +495,13 @@ func (b *planBuilder) choose(pc *planCtx, outSet map[int]bool) error {
 			continue
 		}
 		n := st.node
-		if b.aliasable(st, outSet) {
-			st.kind = stepAlias
+		if b.aliasable(st) {
+			if outSet[st.out[0]] {
+				// A graph output has a buffer of its own: copy.
+				st.kind, st.k = stepFast, fastCopy{}
+			} else {
+				st.kind = stepAlias
+			}
 			continue
 		}
 		choose, ok := fastOps[n.Op]
@@ -524,13 +529,13 @@ func (b *planBuilder) choose(pc *planCtx, outSet map[int]bool) error {
 	return nil
 }
 
-// aliasable reports whether a step can be a zero-copy alias: an alias op
-// whose output is not a graph output and whose other inputs (shape, axes,
-// Dropout's ratio and training mode) are constants, so that the reference
-// op's checks of their values already ran at plan time.
-func (b *planBuilder) aliasable(st *step, outSet map[int]bool) bool {
+// aliasable reports whether a step can be a zero-copy alias (or, when its
+// output is a graph output, a plain copy): an alias op whose other inputs
+// (shape, axes, Dropout's ratio and training mode) are constants, so that
+// the reference op's checks of their values already ran at plan time.
+func (b *planBuilder) aliasable(st *step) bool {
 	p := b.p
-	if !aliasOps[st.node.Op] || len(st.out) != 1 || len(st.in) == 0 || st.in[0] < 0 || outSet[st.out[0]] {
+	if !aliasOps[st.node.Op] || len(st.out) != 1 || len(st.in) == 0 || st.in[0] < 0 {
 		return false
 	}
 	src := &p.values[st.in[0]]

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"os"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -35,7 +37,13 @@ dimensions need --shape.
 Flags:
 `)
 	fs, _ := benchFlags()
-	printDefaults(w, fs)
+	shown := newFlagSet("bench")
+	fs.VisitAll(func(f *flag.Flag) {
+		if f.Usage != "" { // hidden flags have no usage text
+			shown.Var(f.Value, f.Name, f.Usage)
+		}
+	})
+	printDefaults(w, shown)
 }
 
 // benchOpts are bench's flags.
@@ -44,6 +52,7 @@ type benchOpts struct {
 	tier                   string
 	shapes                 shapeFlags
 	reference              bool
+	cpuprofile             string
 }
 
 // shapeFlags collects repeated --shape values: DIMS for the inputs in order,
@@ -62,6 +71,8 @@ func benchFlags() (*flag.FlagSet, *benchOpts) {
 	fs.StringVar(&o.tier, "tier", "", "SIMD `tier` (generic, avx2, avx512, neon; default: the best this CPU has)")
 	fs.Var(&o.shapes, "shape", "input shape `[NAME=]D1,D2,...` (repeat for several inputs; needed for symbolic dimensions)")
 	fs.BoolVar(&o.reference, "reference", false, "time the reference interpreter (no plan, no fast kernels)")
+	// Hidden (not in the usage text): a CPU profile of the timed runs.
+	fs.StringVar(&o.cpuprofile, "cpuprofile", "", "")
 	return fs, o
 }
 
@@ -151,6 +162,17 @@ func bench(path string, o *benchOpts) (*benchResult, error) {
 		if _, err := s.Run(ctx, feeds); err != nil {
 			return nil, withPath(path, err, "runtime: ")
 		}
+	}
+	if o.cpuprofile != "" {
+		f, err := os.Create(o.cpuprofile)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return nil, err
+		}
+		defer pprof.StopCPUProfile()
 	}
 	times := make([]float64, o.iters)
 	for i := range times {
