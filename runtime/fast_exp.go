@@ -19,8 +19,8 @@ func init() {
 const (
 	log2e   = 1.4426950408889634 // 1/ln 2
 	ln2     = 0.6931471805599453
-	expHigh = 709.0  // exp64 gives +Inf above (math.Exp overflows at 709.78)
-	expLow  = -745.0 // and 0 below (math.Exp(-745.2) is 0)
+	expHigh = 709.782712893384 // ln(MaxFloat64): exp64 gives +Inf above
+	expLow  = -745.0           // and 0 below (math.Exp(-745.2) is 0)
 )
 
 // exp64 is e^t: t = n·ln2 + r with |r| <= ln2/2, e^r by its Taylor series

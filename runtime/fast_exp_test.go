@@ -13,6 +13,12 @@ func TestExp64MatchesMathExp(t *testing.T) {
 	check := func(x float64) {
 		t.Helper()
 		got, want := exp64(x), math.Exp(x)
+		if x > 709 && x < 710 {
+			// Go's amd64 assembly math.Exp overflows early (+Inf at 709.7,
+			// where the pure-Go one on other platforms is finite); e^(x-1)·e
+			// is a portable oracle there.
+			want = math.Exp(x-1) * math.E
+		}
 		switch {
 		case math.IsNaN(want) || math.IsInf(want, 0) || want == 0:
 			if !(math.IsNaN(got) && math.IsNaN(want)) && got != want {
