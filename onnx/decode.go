@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 
 	"google.golang.org/protobuf/proto"
 
@@ -45,7 +46,13 @@ func Load(path string) (*ir.Model, error) {
 	if err != nil {
 		return nil, fmt.Errorf("onnx: %w", err)
 	}
-	return DecodeOptions{Dir: dir, Name: path}.Decode(data)
+	m, err := DecodeOptions{Dir: dir, Name: path}.Decode(data)
+	// Loading leaves garbage as large as the model twice over (the file
+	// bytes and protobuf's copies of the tensors). Collecting it now, once
+	// per load, keeps it from adding to peak memory when the caller goes on
+	// to allocate packed weights and arenas.
+	runtime.GC()
+	return m, err
 }
 
 // Decode parses a serialized ONNX model without external data.
@@ -150,6 +157,9 @@ func (dc *decodeCtx) graph(gp *pb.GraphProto, top bool) (*ir.Graph, error) {
 			return nil, fmt.Errorf("initializer: %w", err)
 		}
 		g.Initializers[tp.GetName()] = t
+		// The converted tensor owns its data now: drop the protobuf's copy
+		// so the garbage collector can reclaim it while the rest converts.
+		tp.RawData, tp.FloatData, tp.Int64Data, tp.Int32Data, tp.DoubleData = nil, nil, nil, nil, nil
 	}
 	for _, sp := range gp.SparseInitializer {
 		t, name, err := dc.sparse(sp)
