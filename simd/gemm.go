@@ -387,6 +387,18 @@ func planGemm(g GemmKernel, m, n, k, count, threads int) gemmPlan {
 			p.mTask, p.tasksM = mt, tm
 		}
 	}
+	if threads > 1 {
+		// Blocks are split evenly in panels (see blockRange); make the
+		// number of tasks a multiple of threads where blocks stay at
+		// least two panels, so no thread is left with one extra task.
+		if r := count * p.tasksM * p.tasksN % threads; r != 0 && count*p.tasksM*p.tasksN < 8*threads {
+			if count*p.tasksM == 1 && ceilDiv(n, p.nr) >= 2*threads*ceilDiv(p.tasksN, threads) {
+				p.tasksN = roundUp(p.tasksN, threads)
+			} else if count*p.tasksN == 1 && ceilDiv(m, mr) >= 2*threads*ceilDiv(p.tasksM, threads) {
+				p.tasksM = roundUp(p.tasksM, threads)
+			}
+		}
+	}
 	if p.tasksM > 1 && k > 0 && fits {
 		// Several row blocks: pack B once, up front, for all of them.
 		p.shared = true
@@ -507,14 +519,24 @@ func (j *gemmJob) packTask(ws *workspace, t int) {
 	j.prob.source(q, ws).PackB(dst, 0, p.k, j0, j1-j0, p.nr)
 }
 
+// blockRange is block b of n indices split into blocks evenly, in whole
+// panels of size w: no block has more than ceilDiv(ceilDiv(n, w), blocks)
+// panels, so none exceeds the plan's mTask or nc. Only the split moves;
+// each element's sum is computed the same way whatever the split.
+func blockRange(b, blocks, n, w int) (lo, hi int) {
+	panels := ceilDiv(n, w)
+	lo = b * panels / blocks * w
+	hi = min(n, (b+1)*panels/blocks*w)
+	return lo, hi
+}
+
 // gemmTask computes one block of one GEMM's C and applies its epilogue.
 func (j *gemmJob) gemmTask(ws *workspace, t int) {
 	p := &j.plan
 	per := p.tasksM * p.tasksN
 	q, r := t/per, t%per
-	i0 := (r / p.tasksN) * p.mTask
-	j0 := (r % p.tasksN) * p.nc
-	i1, j1 := min(p.m, i0+p.mTask), min(p.n, j0+p.nc)
+	i0, i1 := blockRange(r/p.tasksN, p.tasksM, p.m, p.mr)
+	j0, j1 := blockRange(r%p.tasksN, p.tasksN, p.n, p.nr)
 	c, ldc, ep := j.prob.out(q)
 	// cb is C's block (first element (i0, j0)) with stride ld: in C
 	// itself, or in the workspace when the problem copies out.

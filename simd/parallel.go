@@ -4,6 +4,7 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // Parallel runs independent pieces of work, possibly on several goroutines.
@@ -45,7 +46,7 @@ func forEach(par Parallel, n int, body func(lo, hi int)) {
 }
 
 // Pool is a Parallel backed by persistent worker goroutines: a For call
-// hands its work to idle workers through channels and spawns nothing, and
+// hands its work to idle workers through per-worker mailboxes and spawns nothing, and
 // the calling goroutine always works too, so For makes progress even when
 // every worker is busy with another caller's work. A Pool is safe for
 // concurrent use by many goroutines (several sessions may share one), and a
@@ -56,10 +57,28 @@ func forEach(par Parallel, n int, body func(lo, hi int)) {
 // panic: a panic on a worker goroutine ends the process.
 type Pool struct {
 	threads int
-	work    []chan *poolJob // one per worker; capacity 1
-	jobs    sync.Pool       // *poolJob, reused so For allocates nothing
+	workers []poolWorker
+	jobs    sync.Pool // *poolJob, reused so For allocates nothing
 	closed  atomic.Bool
 }
+
+// poolWorker is one worker's mailbox. After a job a worker spins for up to
+// poolSpin, watching slot, so that the next For, typically a few
+// microseconds later in an inference, hands it work without waking a
+// parked goroutine (which costs tens of microseconds); then it parks on
+// wake. slot holds the queued job, nil when empty, or parkedJob while the
+// worker is parked (a For that sees parkedJob takes it back and sends the
+// job on wake instead).
+type poolWorker struct {
+	slot atomic.Pointer[poolJob]
+	wake chan *poolJob // capacity 1
+}
+
+// parkedJob marks a parked worker's slot; it is never run.
+var parkedJob = new(poolJob)
+
+// poolSpin is how long an idle worker polls for work before it parks.
+const poolSpin = 200 * time.Microsecond
 
 // poolJob is one For call. refs counts the goroutines that may still touch
 // it (the caller and every worker it was handed to); the last to let go
@@ -81,19 +100,51 @@ func NewPool(threads int) *Pool {
 	if threads <= 0 {
 		threads = runtime.GOMAXPROCS(0)
 	}
-	p := &Pool{threads: threads, work: make([]chan *poolJob, threads-1)}
+	p := &Pool{threads: threads, workers: make([]poolWorker, threads-1)}
 	p.jobs.New = func() any { return &poolJob{pool: p, finished: make(chan struct{}, 1)} }
-	for i := range p.work {
-		ch := make(chan *poolJob, 1)
-		p.work[i] = ch
-		go func() {
-			for j := range ch {
-				j.run()
-				j.release()
-			}
-		}()
+	for i := range p.workers {
+		w := &p.workers[i]
+		w.wake = make(chan *poolJob, 1)
+		go w.loop(p)
 	}
 	return p
+}
+
+// loop runs the worker's jobs until the Pool closes.
+func (w *poolWorker) loop(p *Pool) {
+	for {
+		j := w.slot.Load()
+		if j == nil {
+			// Spin, then park.
+			deadline := time.Now().Add(poolSpin)
+			for spins := 0; ; spins++ {
+				if j = w.slot.Load(); j != nil {
+					break
+				}
+				if spins%64 == 63 {
+					if p.closed.Load() || time.Now().After(deadline) {
+						break
+					}
+					runtime.Gosched() // let the caller run if it shares our P
+				}
+			}
+			if j == nil {
+				if w.slot.CompareAndSwap(nil, parkedJob) {
+					var ok bool
+					if j, ok = <-w.wake; !ok {
+						return
+					}
+					j.run()
+					j.release()
+					continue
+				}
+				j = w.slot.Load()
+			}
+		}
+		w.slot.Store(nil)
+		j.run()
+		j.release()
+	}
 }
 
 // Threads returns the number of goroutines For may use.
@@ -111,7 +162,7 @@ func (p *Pool) For(n int, body func(lo, hi int)) {
 	if n <= 0 {
 		return
 	}
-	if n == 1 || len(p.work) == 0 || p.closed.Load() {
+	if n == 1 || len(p.workers) == 0 || p.closed.Load() {
 		body(0, n)
 		return
 	}
@@ -120,20 +171,35 @@ func (p *Pool) For(n int, body func(lo, hi int)) {
 	j.next.Store(0)
 	j.done.Store(0)
 	j.refs.Store(1)
-	want := min(n-1, len(p.work))
-	for _, ch := range p.work {
+	want := min(n-1, len(p.workers))
+	for i := range p.workers {
 		if want == 0 {
 			break
 		}
+		w := &p.workers[i]
 		j.refs.Add(1)
-		select {
-		case ch <- j:
+		switch {
+		case w.slot.CompareAndSwap(nil, j): // spinning or busy: it takes j next
+			want--
+		case w.slot.CompareAndSwap(parkedJob, nil): // parked: wake it
+			w.wake <- j
 			want--
 		default: // that worker already has work queued: skip it
 			j.refs.Add(-1)
 		}
 	}
 	j.run()
+	// The last pieces usually finish within microseconds: wait for them
+	// briefly before parking.
+	deadline := time.Now().Add(poolSpin)
+	for spins := 0; j.done.Load() < j.n; spins++ {
+		if spins%64 == 63 {
+			if time.Now().After(deadline) {
+				break
+			}
+			runtime.Gosched() // let the workers run if they share our P
+		}
+	}
 	<-j.finished
 	j.release()
 }
@@ -166,7 +232,7 @@ func (p *Pool) Close() {
 	if p.closed.Swap(true) {
 		return
 	}
-	for _, ch := range p.work {
-		close(ch)
+	for i := range p.workers {
+		close(p.workers[i].wake)
 	}
 }
