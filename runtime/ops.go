@@ -79,8 +79,15 @@ func argsOf(in []*ir.Tensor) []*Arg {
 	return args
 }
 
-// execNode infers and runs one node on concrete inputs.
+// execNode infers and runs one node on concrete inputs, bounded only by
+// ir.MaxElements.
 func execNode(n *ir.Node, in []*ir.Tensor) ([]*ir.Tensor, error) {
+	return execNodeLimited(n, in, 0)
+}
+
+// execNodeLimited infers and runs one node on concrete inputs; when limit > 0
+// no output may exceed limit elements, checked before anything is allocated.
+func execNodeLimited(n *ir.Node, in []*ir.Tensor, limit int) ([]*ir.Tensor, error) {
 	def, ok := ops[n.Op]
 	if !ok || n.Domain != "" {
 		return nil, fmt.Errorf("%s: operator %q in domain %q is not supported", n.Describe(), n.Op, n.Domain)
@@ -91,6 +98,19 @@ func execNode(n *ir.Node, in []*ir.Tensor) ([]*ir.Tensor, error) {
 	outs, err := safeInfer(def, n, argsOf(in))
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", n.Describe(), err)
+	}
+	for i, o := range outs {
+		if limit <= 0 {
+			break
+		}
+		cnt, err := ir.NumElements(o.Shape)
+		if err != nil {
+			return nil, fmt.Errorf("%s: output %d: %w", n.Describe(), i, err)
+		}
+		if cnt > limit {
+			return nil, fmt.Errorf("%s: output %d has shape %s (%d elements), above the session limit of %d: %w",
+				n.Describe(), i, ir.FormatShape(o.Shape), cnt, limit, ir.ErrTooLarge)
+		}
 	}
 	res := make([]*ir.Tensor, len(outs))
 	for i, o := range outs {

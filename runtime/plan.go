@@ -933,28 +933,18 @@ func (p *plan) release(rs *runState) {
 
 // runPlanned is Run on the plan path.
 func (s *Session) runPlanned(ctx context.Context, inputs map[string]*ir.Tensor) ([]*ir.Tensor, error) {
-	for name := range inputs {
-		if !s.isInput(name) {
-			return nil, fmt.Errorf("runtime: %q is not an input of the model (inputs: %s)", name, s.inputNames())
-		}
-	}
 	const stackInputs = 8
 	var (
 		ltBuf [stackInputs]*ir.Tensor
 		dtBuf [stackInputs]ir.DType
 		shBuf [stackInputs][]int
 	)
-	lts, dts, shs := ltBuf[:0], dtBuf[:0], shBuf[:0]
-	for _, vi := range s.inputs {
-		t, ok := inputs[vi.Name]
-		if !ok || t == nil {
-			return nil, fmt.Errorf("runtime: input %q (%v%v) is missing", vi.Name, vi.DType, vi.Shape)
-		}
-		lt, err := checkInput(vi, t)
-		if err != nil {
-			return nil, fmt.Errorf("runtime: input %q: %w", vi.Name, err)
-		}
-		lts = append(lts, lt)
+	lts, err := s.checkInputs(inputs, ltBuf[:0])
+	if err != nil {
+		return nil, err
+	}
+	dts, shs := dtBuf[:0], shBuf[:0]
+	for _, lt := range lts {
 		dts = append(dts, lt.DType)
 		shs = append(shs, lt.Shape)
 	}

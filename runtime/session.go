@@ -154,21 +154,12 @@ func (s *Session) Run(ctx context.Context, inputs map[string]*ir.Tensor) ([]*ir.
 	for name, t := range s.graph.Initializers {
 		vals[name] = t
 	}
-	for name := range inputs {
-		if !s.isInput(name) {
-			return nil, fmt.Errorf("runtime: %q is not an input of the model (inputs: %s)", name, s.inputNames())
-		}
+	lts, err := s.checkInputs(inputs, nil)
+	if err != nil {
+		return nil, err
 	}
-	for _, vi := range s.inputs {
-		t, ok := inputs[vi.Name]
-		if !ok || t == nil {
-			return nil, fmt.Errorf("runtime: input %q (%v%v) is missing", vi.Name, vi.DType, vi.Shape)
-		}
-		lt, err := checkInput(vi, t)
-		if err != nil {
-			return nil, fmt.Errorf("runtime: input %q: %w", vi.Name, err)
-		}
-		vals[vi.Name] = lt
+	for i, vi := range s.inputs {
+		vals[vi.Name] = lts[i]
 	}
 	limit := s.opts.MaxTensorElements
 	for i, n := range s.graph.Nodes {
@@ -207,6 +198,30 @@ func (s *Session) Run(ctx context.Context, inputs map[string]*ir.Tensor) ([]*ir.
 		res[i] = ot
 	}
 	return res, nil
+}
+
+// checkInputs validates the caller's inputs against the declared ones and
+// appends them to dst in Inputs order, in the session's internal types
+// (float16 widened to float32). Passing a stack-backed dst keeps the
+// planned path free of allocations.
+func (s *Session) checkInputs(inputs map[string]*ir.Tensor, dst []*ir.Tensor) ([]*ir.Tensor, error) {
+	for name := range inputs {
+		if !s.isInput(name) {
+			return nil, fmt.Errorf("runtime: %q is not an input of the model (inputs: %s)", name, s.inputNames())
+		}
+	}
+	for _, vi := range s.inputs {
+		t, ok := inputs[vi.Name]
+		if !ok || t == nil {
+			return nil, fmt.Errorf("runtime: input %q (%v%v) is missing", vi.Name, vi.DType, vi.Shape)
+		}
+		lt, err := checkInput(vi, t)
+		if err != nil {
+			return nil, fmt.Errorf("runtime: input %q: %w", vi.Name, err)
+		}
+		dst = append(dst, lt)
+	}
+	return dst, nil
 }
 
 func (s *Session) isInput(name string) bool {
@@ -253,35 +268,4 @@ func checkInput(vi *ir.ValueInfo, t *ir.Tensor) (*ir.Tensor, error) {
 		}
 	}
 	return widen(t)
-}
-
-// execNodeLimited is execNode with the session's element limit applied to
-// the inferred outputs before anything is allocated.
-func execNodeLimited(n *ir.Node, in []*ir.Tensor, limit int) ([]*ir.Tensor, error) {
-	if limit > 0 {
-		ctx := limitCtx{limit: limit}
-		return ctx.exec(n, in)
-	}
-	return execNode(n, in)
-}
-
-type limitCtx struct{ limit int }
-
-func (c limitCtx) exec(n *ir.Node, in []*ir.Tensor) ([]*ir.Tensor, error) {
-	def := ops[n.Op]
-	outs, err := safeInfer(def, n, argsOf(in))
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", n.Describe(), err)
-	}
-	for i, o := range outs {
-		cnt, err := ir.NumElements(o.Shape)
-		if err != nil {
-			return nil, fmt.Errorf("%s: output %d: %w", n.Describe(), i, err)
-		}
-		if cnt > c.limit {
-			return nil, fmt.Errorf("%s: output %d has shape %v (%d elements), above the session limit of %d: %w",
-				n.Describe(), i, o.Shape, cnt, c.limit, ir.ErrTooLarge)
-		}
-	}
-	return execNode(n, in)
 }
