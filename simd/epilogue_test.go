@@ -36,15 +36,11 @@ func epInput(rng *rand.Rand, n int) []float32 {
 	return x
 }
 
-// epSame reports whether got is want bit for bit, any NaN matching any NaN
-// (payloads are not part of the contract). With zeroSign false, +0 and -0
-// match too.
-func epSame(got, want float32, zeroSign bool) bool {
+// epSame reports whether got is want bit for bit (so zeros' signs count),
+// any NaN matching any NaN (payloads are not part of the contract).
+func epSame(got, want float32) bool {
 	if want != want {
 		return got != got
-	}
-	if !zeroSign && got == 0 && want == 0 {
-		return true
 	}
 	return math.Float32bits(got) == math.Float32bits(want)
 }
@@ -93,7 +89,6 @@ func TestBiasAct(t *testing.T) {
 	biases := []float32{0, epNegZ, 0.75, -3, epNaN, epInf}
 	for _, tier := range simd.Available() {
 		k := simd.ForTier(tier)
-		zeroSign := true
 		rng := rand.New(rand.NewPCG(uint64(tier), 9))
 		for _, act := range acts {
 			for _, bias := range biases {
@@ -104,7 +99,7 @@ func TestBiasAct(t *testing.T) {
 					k.BiasAct(x, bias, act)
 					for i, v := range in {
 						want := act.Apply(v + bias)
-						if !epSame(x[i], want, zeroSign) {
+						if !epSame(x[i], want) {
 							t.Fatalf("%s BiasAct(%+v, bias %g), len %d: x[%d] = %g (%#x) from %g, want %g (%#x)",
 								tier, act, bias, n, i, x[i], math.Float32bits(x[i]), v, want, math.Float32bits(want))
 						}
@@ -135,7 +130,7 @@ func TestAddTo(t *testing.T) {
 				copy(dst, in)
 				k.AddTo(dst, src)
 				for i := range in {
-					if want := in[i] + src[i]; !epSame(dst[i], want, true) {
+					if want := in[i] + src[i]; !epSame(dst[i], want) {
 						t.Fatalf("%s AddTo len %d: dst[%d] = %g, want %g + %g = %g", tier, n, i, dst[i], in[i], src[i], want)
 					}
 				}
