@@ -8,6 +8,7 @@ import (
 	goruntime "runtime"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/runinfer/runinfer/ir"
 	"github.com/runinfer/runinfer/simd"
@@ -869,6 +870,7 @@ type runState struct {
 	tmp    [][]float32 // per step: its temporary buffer
 	argIn  []*ir.Tensor
 	argOut []*ir.Tensor
+	durs   []time.Duration // per step, when the run is profiled
 }
 
 func (p *plan) newState() *runState {
@@ -966,8 +968,16 @@ func (s *Session) runPlanned(ctx context.Context, inputs map[string]*ir.Tensor) 
 		rs.vals[id] = t
 	}
 	limit := s.opts.MaxTensorElements
+	prof := profileFrom(ctx)
+	if prof != nil && len(rs.durs) != len(p.steps) {
+		rs.durs = make([]time.Duration, len(p.steps))
+	}
+	var t0 time.Time
 	for i := range p.steps {
 		st := &p.steps[i]
+		if prof != nil {
+			t0 = time.Now()
+		}
 		if err := ctx.Err(); err != nil {
 			return nil, fmt.Errorf("runtime: run cancelled before %s: %w", st.node.Describe(), err)
 		}
@@ -1010,6 +1020,12 @@ func (s *Session) runPlanned(ctx context.Context, inputs map[string]*ir.Tensor) 
 				}
 			}
 		}
+		if prof != nil {
+			rs.durs[i] = time.Since(t0)
+		}
+	}
+	if prof != nil {
+		prof.record(p, rs.durs)
 	}
 	res := make([]*ir.Tensor, len(s.outputs))
 	for i, vi := range s.outputs {

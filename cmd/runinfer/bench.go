@@ -31,6 +31,9 @@ prints one JSON line:
 
 gflops is the model's arithmetic (2 × multiply-adds of its Conv, Gemm and
 MatMul nodes, from the inferred shapes) divided by the median time.
+With --profile, tables follow the JSON line: the time per op type and the
+slowest steps (a step is a node with the nodes fused into it), each with
+its share of the total and, for Conv, Gemm and MatMul, its GFLOP/s.
 A symbolic batch (leading) dimension is taken as 1; other symbolic
 dimensions need --shape.
 
@@ -52,6 +55,7 @@ type benchOpts struct {
 	tier                   string
 	shapes                 shapeFlags
 	reference              bool
+	profile                bool
 	cpuprofile             string
 }
 
@@ -71,6 +75,7 @@ func benchFlags() (*flag.FlagSet, *benchOpts) {
 	fs.StringVar(&o.tier, "tier", "", "SIMD `tier` (generic, avx2, avx512, neon; default: the best this CPU has)")
 	fs.Var(&o.shapes, "shape", "input shape `[NAME=]D1,D2,...` (repeat for several inputs; needed for symbolic dimensions)")
 	fs.BoolVar(&o.reference, "reference", false, "time the reference interpreter (no plan, no fast kernels)")
+	fs.BoolVar(&o.profile, "profile", false, "after the JSON line, print where the time goes: per op type and the slowest steps")
 	// Hidden (not in the usage text): a CPU profile of the timed runs.
 	fs.StringVar(&o.cpuprofile, "cpuprofile", "", "")
 	return fs, o
@@ -92,7 +97,7 @@ func benchCmd(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return report(stderr, "bench", err)
 	}
-	res, err := bench(pos[0], o)
+	res, prof, err := bench(pos[0], o)
 	if err != nil {
 		return report(stderr, "bench", err)
 	}
@@ -101,6 +106,9 @@ func benchCmd(args []string, stdout, stderr io.Writer) int {
 		return report(stderr, "bench", err)
 	}
 	fmt.Fprintf(stdout, "%s\n", line)
+	if prof != nil {
+		printProfile(stdout, prof)
+	}
 	return exitOK
 }
 
@@ -118,19 +126,19 @@ type benchResult struct {
 	Mode     string  `json:"mode,omitempty"`
 }
 
-func bench(path string, o *benchOpts) (*benchResult, error) {
+func bench(path string, o *benchOpts) (*benchResult, *benchProfile, error) {
 	if o.tier != "" {
 		t, err := simd.ParseTier(o.tier)
 		if err != nil {
-			return nil, usagef("--tier: %v", err)
+			return nil, nil, usagef("--tier: %v", err)
 		}
 		if !simd.Supported(t) {
-			return nil, usagef("--tier %s is not available on this CPU (have %v)", t, simd.Available())
+			return nil, nil, usagef("--tier %s is not available on this CPU (have %v)", t, simd.Available())
 		}
 	}
 	m, err := loadModel(path)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	threads := o.threads
 	if threads == 0 {
@@ -138,47 +146,54 @@ func bench(path string, o *benchOpts) (*benchResult, error) {
 	}
 	s, err := runtime.NewSession(m, &runtime.Options{Threads: threads, Tier: o.tier, Reference: o.reference})
 	if err != nil {
-		return nil, withPath(path, err, "runtime: ")
+		return nil, nil, withPath(path, err, "runtime: ")
 	}
 	shapes, err := benchShapes(s.Inputs(), o.shapes)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	flops, err := modelFLOPs(s, shapes)
+	flops, nodeFLOPs, err := modelFLOPs(s, shapes)
 	if err != nil {
-		return nil, withPath(path, err, "")
+		return nil, nil, withPath(path, err, "")
 	}
 	feeds := map[string]*ir.Tensor{}
 	rng := rand.New(rand.NewPCG(1, 2))
 	for _, vi := range s.Inputs() {
 		t, err := randomTensor(rng, vi.DType, shapes[vi.Name])
 		if err != nil {
-			return nil, fmt.Errorf("input %q: %w", vi.Name, err)
+			return nil, nil, fmt.Errorf("input %q: %w", vi.Name, err)
 		}
 		feeds[vi.Name] = t
 	}
 	ctx := context.Background()
+	var prof *runtime.Profile
+	if o.profile && !o.reference {
+		prof = new(runtime.Profile)
+	}
 	for range o.warmup {
 		if _, err := s.Run(ctx, feeds); err != nil {
-			return nil, withPath(path, err, "runtime: ")
+			return nil, nil, withPath(path, err, "runtime: ")
 		}
 	}
 	if o.cpuprofile != "" {
 		f, err := os.Create(o.cpuprofile)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		defer f.Close()
 		if err := pprof.StartCPUProfile(f); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		defer pprof.StopCPUProfile()
+	}
+	if prof != nil {
+		ctx = runtime.WithProfile(ctx, prof)
 	}
 	times := make([]float64, o.iters)
 	for i := range times {
 		start := time.Now()
 		if _, err := s.Run(ctx, feeds); err != nil {
-			return nil, withPath(path, err, "runtime: ")
+			return nil, nil, withPath(path, err, "runtime: ")
 		}
 		times[i] = float64(time.Since(start).Nanoseconds()) / 1e6
 	}
@@ -203,7 +218,11 @@ func bench(path string, o *benchOpts) (*benchResult, error) {
 	if o.reference {
 		res.Mode = "reference"
 	}
-	return res, nil
+	var bp *benchProfile
+	if prof != nil {
+		bp = &benchProfile{prof: prof, flops: nodeFLOPs, medianMS: med}
+	}
+	return res, bp, nil
 }
 
 func round3(v float64) float64 {
@@ -361,12 +380,13 @@ func randomTensor(rng *rand.Rand, dt ir.DType, shape []int) (*ir.Tensor, error) 
 }
 
 // modelFLOPs counts 2 × the multiply-adds of the Conv, ConvTranspose, Gemm
-// and MatMul nodes for the given input shapes.
-func modelFLOPs(s *runtime.Session, shapes map[string][]int) (float64, error) {
+// and MatMul nodes for the given input shapes: in all, and per node name.
+func modelFLOPs(s *runtime.Session, shapes map[string][]int) (float64, map[string]float64, error) {
 	types, err := s.InferShapes(shapes)
 	if err != nil {
-		return 0, err
+		return 0, nil, err
 	}
+	perNode := map[string]float64{}
 	shape := func(name string) []int {
 		if vt, ok := types[name]; ok {
 			return vt.Shape
@@ -382,25 +402,30 @@ func modelFLOPs(s *runtime.Session, shapes map[string][]int) (float64, error) {
 		if a == nil || b == nil || y == nil {
 			continue
 		}
+		f := 0.0
 		switch n.Op {
 		case "Conv":
 			// Each output element sums C/group × kernel taps: W's shape
 			// without its first dimension.
-			total += 2 * float64(numel(y)) * float64(numel(b[1:]))
+			f = 2 * float64(numel(y)) * float64(numel(b[1:]))
 		case "ConvTranspose":
 			// Each input element scatters into M/group × kernel taps.
-			total += 2 * float64(numel(a)) * float64(numel(b[1:]))
+			f = 2 * float64(numel(a)) * float64(numel(b[1:]))
 		case "Gemm":
 			k := a[1]
 			if n.AttrInt("transA", 0) != 0 {
 				k = a[0]
 			}
-			total += 2 * float64(numel(y)) * float64(k)
+			f = 2 * float64(numel(y)) * float64(k)
 		case "MatMul":
-			total += 2 * float64(numel(y)) * float64(a[len(a)-1])
+			f = 2 * float64(numel(y)) * float64(a[len(a)-1])
+		}
+		total += f
+		if f > 0 && n.Name != "" {
+			perNode[n.Name] += f
 		}
 	}
-	return total, nil
+	return total, perNode, nil
 }
 
 func numel(shape []int) int {

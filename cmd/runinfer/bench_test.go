@@ -88,7 +88,10 @@ func TestBenchRejectsBadFlags(t *testing.T) {
 	}
 }
 
-func TestModelFLOPsCountsConvGemmAndMatMul(t *testing.T) {
+// flopsModel writes a small model with a Conv, a depthwise Conv, a Gemm and
+// a MatMul (named nodes) and returns its path.
+func flopsModel(t *testing.T) string {
+	t.Helper()
 	g := ir.NewGraph("f")
 	g.Inputs = []*ir.ValueInfo{{Name: "x", DType: ir.Float32, Shape: ir.Shape{Ranked: true, Dims: dims("N", 3, 8, 8)}}}
 	g.Outputs = []*ir.ValueInfo{{Name: "y", DType: ir.Float32}}
@@ -96,12 +99,12 @@ func TestModelFLOPsCountsConvGemmAndMatMul(t *testing.T) {
 	g.Initializers["dw"], _ = ir.FromFloat32([]int{4, 1, 3, 3}, make([]float32, 36))
 	g.Initializers["fc"], _ = ir.FromFloat32([]int{10, 256}, make([]float32, 2560))
 	g.Initializers["mm"], _ = ir.FromFloat32([]int{10, 7}, make([]float32, 70))
-	conv := &ir.Node{Op: "Conv", Inputs: []string{"x", "w"}, Outputs: []string{"c"}}
+	conv := &ir.Node{Name: "conv", Op: "Conv", Inputs: []string{"x", "w"}, Outputs: []string{"c"}}
 	conv.SetAttr(ir.IntsAttr("pads", []int64{1, 1, 1, 1}))
-	dw := &ir.Node{Op: "Conv", Inputs: []string{"c", "dw"}, Outputs: []string{"d"}}
+	dw := &ir.Node{Name: "dw", Op: "Conv", Inputs: []string{"c", "dw"}, Outputs: []string{"d"}}
 	dw.SetAttr(ir.IntsAttr("pads", []int64{1, 1, 1, 1}))
 	dw.SetAttr(ir.IntAttr("group", 4))
-	gemm := &ir.Node{Op: "Gemm", Inputs: []string{"f", "fc"}, Outputs: []string{"g"}}
+	gemm := &ir.Node{Name: "fc", Op: "Gemm", Inputs: []string{"f", "fc"}, Outputs: []string{"g"}}
 	gemm.SetAttr(ir.IntAttr("transB", 1))
 	g.Nodes = []*ir.Node{conv, dw,
 		{Op: "Flatten", Inputs: []string{"d"}, Outputs: []string{"f"}}, gemm,
@@ -111,6 +114,11 @@ func TestModelFLOPsCountsConvGemmAndMatMul(t *testing.T) {
 	if err := onnx.Save(path, m); err != nil {
 		t.Fatal(err)
 	}
+	return path
+}
+
+func TestModelFLOPsCountsConvGemmAndMatMul(t *testing.T) {
+	path := flopsModel(t)
 	loaded, err := onnx.Load(path)
 	if err != nil {
 		t.Fatal(err)
@@ -119,14 +127,40 @@ func TestModelFLOPsCountsConvGemmAndMatMul(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := modelFLOPs(s, map[string][]int{"x": {2, 3, 8, 8}})
+	got, perNode, err := modelFLOPs(s, map[string][]int{"x": {2, 3, 8, 8}})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if perNode["conv"] != 2*2*256*27 || perNode["fc"] != 2*2*10*256 {
+		t.Errorf("per-node FLOPs %v: want conv %d, fc %d", perNode, 2*2*256*27, 2*2*10*256)
 	}
 	// Per image: conv 4·8·8 outputs × 27 taps, depthwise 4·8·8 × 9,
 	// Gemm 10 × 256, MatMul 7 × 10; two multiply-add FLOPs each, 2 images.
 	want := 2.0 * 2 * (256*27 + 256*9 + 10*256 + 7*10)
 	if got != want {
 		t.Fatalf("FLOPs %v, want %v", got, want)
+	}
+}
+
+func TestBenchProfilePrintsWhereTheTimeGoes(t *testing.T) {
+	model := flopsModel(t)
+	stdout, stderr, code := cli(t, "bench", model, "--iters", "2", "--warmup", "0", "--profile")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	first, rest, _ := strings.Cut(stdout, "\n")
+	var res map[string]any
+	if err := json.Unmarshal([]byte(first), &res); err != nil {
+		t.Fatalf("first line is not the JSON result: %v: %q", err, first)
+	}
+	for _, want := range []string{"2 runs", "op", "GFLOP/s", "slowest", "Gemm", "[1,4,8,8]", "conv", "dw", "fc"} {
+		if !strings.Contains(rest, want) {
+			t.Errorf("profile lacks %q:\n%s", want, rest)
+		}
+	}
+	// The reference interpreter has no plan, hence no profile.
+	stdout, _, code = cli(t, "bench", model, "--iters", "1", "--warmup", "0", "--profile", "--reference")
+	if code != 0 || strings.Count(stdout, "\n") != 1 {
+		t.Errorf("--reference --profile: exit %d, output %q", code, stdout)
 	}
 }
