@@ -224,3 +224,43 @@ func (g *Graph) sortNodes() error {
 	g.Nodes = order
 	return nil
 }
+
+// Clone returns a copy of g that can be rewritten without touching g: the
+// node list, each node's input, output and attribute lists, the value
+// declarations and the initializer map are copied. Tensors and attribute
+// values are shared, so a rewrite must replace them, never modify them.
+func (g *Graph) Clone() *Graph {
+	c := &Graph{Name: g.Name, Doc: g.Doc,
+		Initializers: make(map[string]*Tensor, len(g.Initializers)),
+		ValueInfos:   make(map[string]*ValueInfo, len(g.ValueInfos)),
+	}
+	for _, vi := range g.Inputs {
+		v := *vi
+		c.Inputs = append(c.Inputs, &v)
+	}
+	for _, vi := range g.Outputs {
+		v := *vi
+		c.Outputs = append(c.Outputs, &v)
+	}
+	for k, t := range g.Initializers {
+		c.Initializers[k] = t
+	}
+	for k, vi := range g.ValueInfos {
+		v := *vi
+		c.ValueInfos[k] = &v
+	}
+	c.Nodes = make([]*Node, len(g.Nodes))
+	for i, n := range g.Nodes {
+		nc := *n
+		nc.Inputs = append([]string(nil), n.Inputs...)
+		nc.Outputs = append([]string(nil), n.Outputs...)
+		if n.Attrs != nil {
+			nc.Attrs = make(map[string]*Attr, len(n.Attrs))
+			for k, a := range n.Attrs {
+				nc.Attrs[k] = a
+			}
+		}
+		c.Nodes[i] = &nc
+	}
+	return c
+}

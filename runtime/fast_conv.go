@@ -11,6 +11,72 @@ import (
 
 func init() {
 	fastOps["Conv"] = chooseConv
+	fastOps["runinfer.FusedConv"] = chooseFusedConv
+}
+
+// chooseFusedConv runs a runinfer.FusedConv (graphopt level All) as the
+// fast Conv with its residual Z and activation in the epilogue (an
+// activation simd has no kind for, such as HardSwish with other parameters
+// than 1/6 and 1/2, runs as a Go loop after it), when Z is a float32 value
+// of the output's shape. Otherwise the reference op runs it.
+func chooseFusedConv(pc *planCtx, n *ir.Node, in, out []*planValue) (fastKernel, error) {
+	act, err := fusedActOf(n)
+	if err != nil {
+		return nil, err
+	}
+	if len(out) != 1 {
+		return nil, nil
+	}
+	a, ok := simdAct(act)
+	var z *planValue
+	if len(in) > 3 && in[3] != nil {
+		z = in[3]
+		if !residualFits(z, out[0], out[0]) {
+			return nil, nil
+		}
+	}
+	k, err := chooseConv(pc, n, in[:min(3, len(in))], out)
+	if k == nil || err != nil {
+		return k, err
+	}
+	fc := k.(*fastConv)
+	fc.residual = z != nil
+	if ok {
+		fc.act = a
+	} else {
+		fc.post = &act
+	}
+	return fc, nil
+}
+
+// simdAct maps a FusedConv activation to simd's fused epilogue.
+func simdAct(a fusedAct) (simd.Act, bool) {
+	p := func(i int) float32 { return float32(a.params[i]) }
+	switch a.name {
+	case "":
+		return simd.Act{Kind: simd.ActNone}, true
+	case "Relu":
+		return simd.Act{Kind: simd.ActRelu}, true
+	case "Clip":
+		if !(p(0) <= p(1)) {
+			return simd.Act{}, false
+		}
+		return simd.Act{Kind: simd.ActClip, Alpha: p(0), Beta: p(1)}, true
+	case "LeakyRelu":
+		return simd.Act{Kind: simd.ActLeakyRelu, Alpha: p(0)}, true
+	case "HardSigmoid":
+		return simd.Act{Kind: simd.ActHardSigmoid, Alpha: p(0), Beta: p(1)}, true
+	case "HardSwish":
+		// simd's HardSwish is x·HardSigmoid(x) with alpha 1/6, beta 1/2.
+		if len(a.params) == 0 || (p(0) == float32(1.0/6) && p(1) == 0.5) {
+			return simd.Act{Kind: simd.ActHardSwish}, true
+		}
+	case "Sigmoid":
+		return simd.Act{Kind: simd.ActSigmoid}, true
+	case "SiLU":
+		return simd.Act{Kind: simd.ActSiLU}, true
+	}
+	return simd.Act{}, false
 }
 
 // fastConv runs a prepared convolution with its fused epilogue.
@@ -18,6 +84,9 @@ type fastConv struct {
 	pc       *simd.PreparedConv
 	act      simd.Act
 	residual bool // the last input is added before the activation
+	// post, when set, is a FusedConv activation simd has no kind for,
+	// applied by a Go loop after the kernel (act is then ActNone).
+	post *fusedAct
 }
 
 func chooseConv(pc *planCtx, n *ir.Node, in, out []*planValue) (fastKernel, error) {
@@ -68,11 +137,21 @@ func (k *fastConv) run(rc *runCtx, in, out []*ir.Tensor) error {
 	if k.residual {
 		res = in[len(in)-1].F32()
 	}
-	return k.pc.Run(in[0].F32(), out[0].F32(), res, k.act, rc.pool)
+	if err := k.pc.Run(in[0].F32(), out[0].F32(), res, k.act, rc.pool); err != nil {
+		return err
+	}
+	if k.post != nil {
+		round := func(v float64) float64 { return float64(float32(v)) }
+		y := out[0].F32()
+		for i, v := range y {
+			y[i] = float32(k.post.apply(float64(v), round))
+		}
+	}
+	return nil
 }
 
 func (k *fastConv) withAct(a simd.Act) fastKernel {
-	if k.act.Kind != simd.ActNone {
+	if k.act.Kind != simd.ActNone || k.post != nil {
 		return nil
 	}
 	c := *k
@@ -81,7 +160,7 @@ func (k *fastConv) withAct(a simd.Act) fastKernel {
 }
 
 func (k *fastConv) withResidual() fastKernel {
-	if k.residual || k.act.Kind != simd.ActNone {
+	if k.residual || k.act.Kind != simd.ActNone || k.post != nil {
 		return nil
 	}
 	c := *k

@@ -8,17 +8,25 @@ import (
 	"github.com/runinfer/runinfer/simd"
 )
 
-// Fast float32 elementwise ops: Relu, LeakyRelu and Clip (with constant
-// bounds) through the tier's BiasAct kernel, Add (and Sub of a scalar or
-// vector) through AddTo/BiasAct, and Mul, Sub and Div in plain loops, for operands of the output's shape, scalars, and
-// vectors along one axis (a per-channel bias or scale). Other broadcasts
-// and types run the reference op. Each may compute in place over a full-size
-// input whose buffer dies at the step.
+// Fast float32 elementwise ops: Relu, LeakyRelu, Clip (with constant
+// bounds), Sigmoid, HardSigmoid and HardSwish through the tier's BiasAct
+// kernel, Add (and Sub of a scalar or vector) through AddTo/BiasAct, Mul by
+// a scalar or vector through ScaleBiasAct (by a constant one: fastAffine,
+// fast_affine.go), and Mul, Sub and Div of full operands in plain loops, for
+// operands of the output's shape, scalars, and vectors along one axis or
+// over the leading axes (a per-channel bias or scale, [N, C, 1, 1] included).
+// Other broadcasts and types run the reference op. Each may compute in place
+// over a full-size input whose buffer dies at the step. The plan fuses
+// x·Sigmoid(x) and x·HardSigmoid(x) (alpha 1/6, beta 1/2) into one SiLU or
+// HardSwish step (fuseGates).
 
 func init() {
 	fastOps["Relu"] = chooseAct
 	fastOps["LeakyRelu"] = chooseAct
 	fastOps["Clip"] = chooseAct
+	fastOps["Sigmoid"] = chooseAct
+	fastOps["HardSigmoid"] = chooseAct
+	fastOps["HardSwish"] = chooseAct
 	fastOps["Add"] = chooseBinary
 	fastOps["Mul"] = chooseBinary
 	fastOps["Sub"] = chooseBinary
@@ -34,9 +42,11 @@ const elemChunk = 1 << 15
 func sameStart(a, b []float32) bool { return len(a) > 0 && len(b) > 0 && &a[0] == &b[0] }
 
 // actOfValues recognises an activation node a BiasAct epilogue computes:
-// Relu, LeakyRelu, and Clip whose bounds are constant float32 scalars with
-// lo <= hi (Clip with lo > hi gives hi everywhere, which Act does not).
-// in are the node's input values (nil when omitted).
+// Relu, LeakyRelu, Sigmoid, HardSigmoid, HardSwish, and Clip whose bounds
+// are constant float32 scalars with lo <= hi (Clip with lo > hi gives hi
+// everywhere, which Act does not). in are the node's input values (nil when
+// omitted). Sigmoid is within a few float32 ulps of the reference (see
+// simd's BiasAct tests); the others are exact or one rounding away.
 func actOfValues(n *ir.Node, in []*planValue) (simd.Act, bool) {
 	if len(in) == 0 || in[0] == nil || in[0].dtype != ir.Float32 {
 		return simd.Act{}, false
@@ -44,6 +54,12 @@ func actOfValues(n *ir.Node, in []*planValue) (simd.Act, bool) {
 	switch n.Op {
 	case "Relu":
 		return simd.Act{Kind: simd.ActRelu}, true
+	case "Sigmoid":
+		return simd.Act{Kind: simd.ActSigmoid}, true
+	case "HardSigmoid":
+		return simd.Act{Kind: simd.ActHardSigmoid, Alpha: n.AttrFloat("alpha", 0.2), Beta: n.AttrFloat("beta", 0.5)}, true
+	case "HardSwish":
+		return simd.Act{Kind: simd.ActHardSwish}, true
 	case "LeakyRelu":
 		return simd.Act{Kind: simd.ActLeakyRelu, Alpha: n.AttrFloat("alpha", 0.01)}, true
 	case "Clip":
@@ -140,6 +156,10 @@ func chooseBinary(_ *planCtx, n *ir.Node, in, out []*planValue) (fastKernel, err
 	switch {
 	case slices.Equal(a.shape, o.shape) && slices.Equal(b.shape, o.shape):
 		k.mode = binSame
+	case k.op == opMul && slices.Equal(a.shape, o.shape) && len1(b.shape) == 1 && b.kind == valConst:
+		return newAffine(0, 1, max(total, 1), b.konst.F32(), nil), nil
+	case k.op == opMul && slices.Equal(b.shape, o.shape) && len1(a.shape) == 1 && a.kind == valConst:
+		return newAffine(1, 1, max(total, 1), a.konst.F32(), nil), nil
 	case slices.Equal(a.shape, o.shape) && len1(b.shape) == 1:
 		k.mode, k.full = binScalar, 0
 	case slices.Equal(b.shape, o.shape) && len1(a.shape) == 1:
@@ -152,12 +172,15 @@ func chooseBinary(_ *planCtx, n *ir.Node, in, out []*planValue) (fastKernel, err
 				return nil, nil
 			}
 		}
-		ax, ok := vectorAxis(vec.shape, o.shape)
+		outer, c, inner, ok := channelLayout(vec.shape, o.shape)
 		if !ok {
 			return nil, nil
 		}
+		if k.op == opMul && vec.kind == valConst {
+			return newAffine(full, c, inner, vec.konst.F32(), nil), nil
+		}
 		k.mode, k.full = binChannel, full
-		k.outer, k.c, k.inner = prod(o.shape[:ax]), o.shape[ax], prod(o.shape[ax+1:])
+		k.outer, k.c, k.inner = outer, c, inner
 		segs := k.outer * k.c
 		k.segsPerItem = max(1, elemChunk/max(1, k.inner))
 		k.nItems = (segs + k.segsPerItem - 1) / k.segsPerItem
@@ -165,6 +188,28 @@ func chooseBinary(_ *planCtx, n *ir.Node, in, out []*planValue) (fastKernel, err
 	}
 	k.nItems = (total + elemChunk - 1) / elemChunk
 	return k, nil
+}
+
+// channelLayout views out as outer × c × inner with a vector operand of
+// shape v (numpy-broadcast to out) holding c values, one per block of
+// inner elements, cycling: v varies along one axis only (vectorAxis), or v
+// is out's leading dimensions followed by 1s (a per-sample, per-channel
+// [N, C, 1, 1] scale: outer 1, c = N·C).
+func channelLayout(v, out []int) (outer, c, inner int, ok bool) {
+	if ax, ok := vectorAxis(v, out); ok {
+		return prod(out[:ax]), out[ax], prod(out[ax+1:]), true
+	}
+	if len(v) != len(out) {
+		return 0, 0, 0, false
+	}
+	k := len(v)
+	for k > 0 && v[k-1] == 1 {
+		k--
+	}
+	if !slices.Equal(v[:k], out[:k]) {
+		return 0, 0, 0, false
+	}
+	return 1, prod(out[:k]), prod(out[k:]), true
 }
 
 // vectorAxis reports the one axis along which shape v (numpy-broadcast to
@@ -250,7 +295,8 @@ func (k *fastBinary) vector(rc *runCtx, y, x []float32, v float32) {
 	x = x[:len(y)]
 	switch {
 	case k.op == opMul:
-		scaleSlice(y, x, v)
+		// x·v + (-0) is x·v exactly, the sign of a zero product included.
+		rc.kern.ScaleBiasAct(y, x, v, negZero, simd.Act{})
 		return
 	case k.op == opSub && k.full == 1:
 		for j, e := range x {
@@ -289,15 +335,64 @@ func mulSlices(y, a, b []float32) {
 	}
 }
 
-// scaleSlice sets y[i] = x[i] * v; y may be x.
-func scaleSlice(y, x []float32, v float32) {
-	x = x[:len(y)]
-	i := 0
-	for ; i+4 <= len(y); i += 4 {
-		y4, x4 := (*[4]float32)(y[i:]), (*[4]float32)(x[i:])
-		y4[0], y4[1], y4[2], y4[3] = x4[0]*v, x4[1]*v, x4[2]*v, x4[3]*v
+// stepAct is the activation a step computes, for the epilogue fusion: a
+// fast activation step's own (a fused x·gate(x) step computes SiLU or
+// HardSwish), else what actOfValues recognises in its node.
+func stepAct(st *step, in []*planValue) (simd.Act, bool) {
+	if k, ok := st.k.(*fastAct); ok && st.kind == stepFast {
+		return k.act, true
 	}
-	for ; i < len(y); i++ {
-		y[i] = x[i] * v
+	return actOfValues(st.node, in)
+}
+
+// gated is the activation x·gate(x) computes for a fast gate activation:
+// SiLU for Sigmoid, HardSwish for HardSigmoid with alpha 1/6 and beta 1/2.
+func gated(a simd.Act) (simd.Act, bool) {
+	switch {
+	case a.Kind == simd.ActSigmoid:
+		return simd.Act{Kind: simd.ActSiLU}, true
+	case a.Kind == simd.ActHardSigmoid && a.Alpha == float32(1.0/6) && a.Beta == 0.5:
+		return simd.Act{Kind: simd.ActHardSwish}, true
+	}
+	return simd.Act{}, false
+}
+
+// fuseGates merges a fast Sigmoid or HardSigmoid step s = gate(x) whose
+// output only a Mul(x, s) (either order, no broadcast) reads into one step
+// computing the Mul's output from x: SiLU or HardSwish. The step runs at the
+// Mul's position (x is live there, as the Mul read it).
+func (b *planBuilder) fuseGates(outSet map[int]bool) {
+	p := b.p
+	count, reader := b.readers(outSet)
+	for i := range p.steps {
+		st := &p.steps[i]
+		k, ok := st.k.(*fastAct)
+		if st.dead || st.kind != stepFast || !ok || len(st.out) != 1 || len(st.in) != 1 || len(st.fused) != 0 {
+			continue
+		}
+		a, ok := gated(k.act)
+		x, s := st.in[0], st.out[0]
+		if !ok || x < 0 || count[s] != 1 || outSet[s] {
+			continue
+		}
+		r := reader[s]
+		mul := &p.steps[r]
+		if mul.dead || mul.kind == stepDynamic || mul.node.Op != "Mul" || len(mul.in) != 2 || len(mul.out) != 1 {
+			continue
+		}
+		if !(mul.in[0] == x && mul.in[1] == s || mul.in[0] == s && mul.in[1] == x) {
+			continue
+		}
+		if y := &p.values[mul.out[0]]; y.dtype != ir.Float32 || !slices.Equal(y.shape, p.values[x].shape) ||
+			!slices.Equal(p.values[s].shape, p.values[x].shape) {
+			continue
+		}
+		fused := *st
+		fused.k = &fastAct{act: a}
+		fused.in = slices.Clone(st.in)
+		fused.out = mul.out
+		fused.fused = []*ir.Node{mul.node}
+		st.dead = true
+		p.steps[r] = fused
 	}
 }

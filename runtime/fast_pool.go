@@ -1,16 +1,15 @@
 package runtime
 
 import (
-	"math"
-
 	"github.com/runinfer/runinfer/ir"
+	"github.com/runinfer/runinfer/simd"
 )
 
 // Fast float32 MaxPool and AveragePool over NCHW inputs with two spatial
 // axes (any kernel, stride, dilation, padding, ceil_mode, count_include_pad;
-// no Indices output), and GlobalAveragePool of any rank. Window bounds are
-// precomputed per output row and column, so the inner loops only walk
-// in-image taps. Planes are computed in parallel.
+// no Indices output), on the kernel table's MaxPool2D and AvgPool2D (whole
+// planes per call), and GlobalAveragePool of any rank. Planes are computed
+// in parallel.
 
 func init() {
 	fastOps["MaxPool"] = choosePool
@@ -18,19 +17,12 @@ func init() {
 	fastOps["GlobalAveragePool"] = chooseGlobalAvg
 }
 
-// fastPool2D is a 2-D max or average pooling, computed row by row (see
-// row); the output columns each kernel column reaches inside the image are
-// precomputed, so the inner loops do no window bookkeeping.
+// fastPool2D is a 2-D max or average pooling of every N×C plane.
 type fastPool2D struct {
 	max                   bool
+	g                     simd.Pool2D
+	scale                 []float32 // average: 1/divisor per output of a plane
 	planes                int
-	h, w, oh, ow          int
-	kh, kw                int
-	sh, sw, dh, dw        int
-	padT, padL            int
-	oxLo, oxHi            []int // per kernel column: output columns with the tap inside the image
-	inLo, inHi            int   // output columns with every tap inside the image
-	div                   []float32
 	planesPerItem, nItems int
 }
 
@@ -49,52 +41,37 @@ func choosePool(_ *planCtx, n *ir.Node, in, out []*planValue) (fastKernel, error
 	k := &fastPool2D{
 		max:    n.Op == "MaxPool",
 		planes: x.shape[0] * x.shape[1],
-		h:      g.in[0], w: g.in[1], oh: g.out[0], ow: g.out[1],
-		kh: g.kernel[0], kw: g.kernel[1],
-		sh: g.stride[0], sw: g.stride[1], dh: g.dil[0], dw: g.dil[1],
-		padT: g.padB[0], padL: g.padB[1],
+		g: simd.Pool2D{
+			H: g.in[0], W: g.in[1], OH: g.out[0], OW: g.out[1],
+			KH: g.kernel[0], KW: g.kernel[1], SH: g.stride[0], SW: g.stride[1],
+			DH: g.dil[0], DW: g.dil[1], PadT: g.padB[0], PadL: g.padB[1],
+		},
 	}
-	k.oxLo, k.oxHi = make([]int, k.kw), make([]int, k.kw)
-	k.inLo, k.inHi = 0, k.ow
-	for u := range k.kw {
-		k.oxLo[u], k.oxHi[u] = tapRange(u*k.dw-k.padL, k.sw, k.w, k.ow)
-		k.inLo, k.inHi = max(k.inLo, k.oxLo[u]), min(k.inHi, k.oxHi[u])
+	if !k.g.Valid() {
+		return nil, nil // beyond the kernels' range: the reference runs it
 	}
 	if !k.max {
-		// The divisor of each output: the taps inside the image, or with
-		// count_include_pad those inside the padded input.
+		// The reciprocal divisor of each output: the taps inside the
+		// image, or with count_include_pad those inside the padded input
+		// (+Inf for a window with none: 0 times it is NaN, as 0/0).
 		rows, cols := g.axisTaps(0), g.axisTaps(1)
 		inclPad := n.AttrInt("count_include_pad", 0) == 1
-		k.div = make([]float32, k.oh*k.ow)
-		for oy := range k.oh {
-			for ox := range k.ow {
-				d := (rows.k1[oy] - rows.k0[oy]) * (cols.k1[ox] - cols.k0[ox])
-				if rows.k1[oy] < rows.k0[oy] || cols.k1[ox] < cols.k0[ox] {
-					d = 0
-				}
+		k.scale = make([]float32, k.g.OH*k.g.OW)
+		for oy := range k.g.OH {
+			for ox := range k.g.OW {
+				d := max(0, rows.k1[oy]-rows.k0[oy]) * max(0, cols.k1[ox]-cols.k0[ox])
 				if inclPad {
 					d = rows.padded[oy] * cols.padded[ox]
 				}
-				k.div[oy*k.ow+ox] = float32(d)
+				k.scale[oy*k.g.OW+ox] = float32(1 / float64(d))
 			}
 		}
 	}
-	k.planesPerItem = max(1, (1<<16)/max(1, k.oh*k.ow*k.kh*k.kw))
+	// Items of about 2^17 window taps, some 10 µs for the vector kernels
+	// (about 0.1 ns per tap).
+	k.planesPerItem = max(1, (1<<17)/max(1, k.g.OH*k.g.OW*k.g.KH*k.g.KW))
 	k.nItems = (k.planes + k.planesPerItem - 1) / k.planesPerItem
 	return k, nil
-}
-
-// tapRange returns the output positions [lo, hi) (within [0, out)) whose
-// input position o*stride + off lies inside [0, in).
-func tapRange(off, stride, in, out int) (lo, hi int) {
-	if off < 0 {
-		lo = (-off + stride - 1) / stride
-	}
-	if in-off > 0 {
-		hi = (in - off + stride - 1) / stride
-	}
-	lo = min(lo, out)
-	return lo, min(max(hi, lo), out)
 }
 
 func (k *fastPool2D) run(rc *runCtx, in, out []*ir.Tensor) error {
@@ -103,157 +80,20 @@ func (k *fastPool2D) run(rc *runCtx, in, out []*ir.Tensor) error {
 	return nil
 }
 
-// tempFloats is one input-wide row per parallel item.
-func (k *fastPool2D) tempFloats() int { return k.nItems * k.w }
+// tempFloats is the kernels' scratch for each parallel item.
+func (k *fastPool2D) tempFloats() int { return k.nItems * k.g.TempLen() }
 
 func (k *fastPool2D) part(rc *runCtx, i int) {
 	x, y := rc.f[0], rc.f[1]
-	v := rc.tmp[i*k.w : (i+1)*k.w]
-	inSp, outSp := k.h*k.w, k.oh*k.ow
-	for pl := i * k.planesPerItem; pl < min(k.planes, (i+1)*k.planesPerItem); pl++ {
-		src := x[pl*inSp : (pl+1)*inSp]
-		dst := y[pl*outSp : (pl+1)*outSp]
-		for oy := range k.oh {
-			k.row(src, dst[oy*k.ow:(oy+1)*k.ow], v, oy)
-		}
-		if !k.max {
-			for j, d := range k.div[:len(dst)] {
-				dst[j] /= d
-			}
-		}
-	}
-}
-
-// row computes output row oy: the maximum or the sum over its taps, using v
-// (one input row) as scratch.
-// MaxPool propagates NaN (a NaN tap makes the output NaN, as in the
-// reference) and gives -Inf for a window with no tap inside the image.
-//
-// The window is separable: first the in-image kernel rows are combined
-// column by column into one input-wide row (contiguous loops), then each
-// output takes its kernel columns from that row. Go's max is branchless and
-// propagates NaN; every loop's iterations are independent, so none is bound
-// by max's latency.
-func (k *fastPool2D) row(src, d, v []float32, oy int) {
-	init := float32(0)
+	t := k.g.TempLen()
+	tmp := rc.tmp[i*t : (i+1)*t]
+	inSp, outSp := k.g.H*k.g.W, k.g.OH*k.g.OW
+	p0, p1 := i*k.planesPerItem, min(k.planes, (i+1)*k.planesPerItem)
+	src, dst := x[p0*inSp:p1*inSp], y[p0*outSp:p1*outSp]
 	if k.max {
-		init = float32(math.Inf(-1))
-	}
-	// The in-image kernel rows; two or three (the common kernels) are
-	// combined in one pass.
-	var rows [3][]float32
-	n, first := 0, 0
-	for t := range k.kh {
-		iy := oy*k.sh - k.padT + t*k.dh
-		if iy < 0 || iy >= k.h {
-			continue
-		}
-		if n == 0 {
-			first = t
-		}
-		if n < len(rows) {
-			rows[n] = src[iy*k.w : (iy+1)*k.w]
-		}
-		n++
-	}
-	switch {
-	case n == 3 && k.max:
-		r0, r1, r2 := rows[0], rows[1][:len(rows[0])], rows[2][:len(rows[0])]
-		v = v[:len(r0)]
-		for j, x := range r0 {
-			v[j] = max(max(x, r1[j]), r2[j])
-		}
-	case n == 2 && k.max:
-		r0, r1 := rows[0], rows[1][:len(rows[0])]
-		v = v[:len(r0)]
-		for j, x := range r0 {
-			v[j] = max(x, r1[j])
-		}
-	case n > 0:
-		copy(v, rows[0])
-		for t := first + 1; t < k.kh; t++ {
-			iy := oy*k.sh - k.padT + t*k.dh
-			if iy < 0 || iy >= k.h {
-				continue
-			}
-			row := src[iy*k.w : (iy+1)*k.w]
-			if k.max {
-				for j, x := range row {
-					v[j] = max(v[j], x)
-				}
-			} else {
-				for j, x := range row {
-					v[j] += x
-				}
-			}
-		}
-	}
-	if n == 0 {
-		for i := range d {
-			d[i] = init
-		}
-		return
-	}
-	if k.max && k.dw == 1 && (k.kw == 2 || k.kw == 3) && k.inLo < k.inHi {
-		// The common narrow windows: unrolled over the interior, where
-		// every tap is inside the row; the edges tap by tap.
-		for ox := 0; ox < len(d); ox++ {
-			if ox == k.inLo {
-				ox = k.inHi - 1
-				continue
-			}
-			m := init
-			for u := range k.kw {
-				if k.oxLo[u] <= ox && ox < k.oxHi[u] {
-					m = max(m, v[ox*k.sw-k.padL+u])
-				}
-			}
-			d[ox] = m
-		}
-		dd := d[k.inLo:k.inHi]
-		off := k.inLo*k.sw - k.padL
-		if k.kw == 3 {
-			for j := range dd {
-				p := v[off+j*k.sw : off+j*k.sw+3]
-				dd[j] = max(max(p[0], p[1]), p[2])
-			}
-		} else {
-			for j := range dd {
-				p := v[off+j*k.sw : off+j*k.sw+2]
-				dd[j] = max(p[0], p[1])
-			}
-		}
-		return
-	}
-	for i := range d {
-		d[i] = init
-	}
-	for u := range k.kw {
-		lo, hi := k.oxLo[u], k.oxHi[u]
-		if lo >= hi {
-			continue
-		}
-		base := lo*k.sw - k.padL + u*k.dw
-		dd := d[lo:hi]
-		s := v[base : base+(len(dd)-1)*k.sw+1]
-		switch {
-		case k.max && k.sw == 1:
-			for j, x := range s {
-				dd[j] = max(dd[j], x)
-			}
-		case k.max:
-			for j := range dd {
-				dd[j] = max(dd[j], s[j*k.sw])
-			}
-		case k.sw == 1:
-			for j, x := range s {
-				dd[j] += x
-			}
-		default:
-			for j := range dd {
-				dd[j] += s[j*k.sw]
-			}
-		}
+		rc.kern.MaxPool2D(dst, src, tmp, p1-p0, &k.g)
+	} else {
+		rc.kern.AvgPool2D(dst, src, tmp, k.scale, p1-p0, &k.g)
 	}
 }
 

@@ -75,7 +75,7 @@ nodes:
 				allKnown = false
 			}
 		}
-		def := ops[n.Op]
+		def := ops[opKey(n)]
 		outs, err := safeInfer(def, n, in)
 		if errors.Is(err, errNeedValue) {
 			// e.g. Reshape to a shape fed as a graph input: resolved by Run.

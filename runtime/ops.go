@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 
 	"github.com/runinfer/runinfer/ir"
 )
@@ -55,10 +56,24 @@ func register(op string, minIn, maxIn int,
 	ops[op] = opDef{infer: infer, run: run, minIn: minIn, maxIn: maxIn}
 }
 
-// SupportedOps lists the IR operators the runtime implements, sorted.
+// opKey is a node's key in ops and fastOps: the op name in the default
+// domain, "domain.Op" in another (runtime-only ops such as
+// runinfer.FusedConv).
+func opKey(n *ir.Node) string {
+	if n.Domain == "" {
+		return n.Op
+	}
+	return n.Domain + "." + n.Op
+}
+
+// SupportedOps lists the IR operators the runtime implements in the default
+// domain, sorted.
 func SupportedOps() []string {
 	names := make([]string, 0, len(ops))
 	for k := range ops {
+		if strings.Contains(k, ".") {
+			continue // a runtime-only op of another domain
+		}
 		names = append(names, k)
 	}
 	sort.Strings(names)
@@ -88,8 +103,8 @@ func execNode(n *ir.Node, in []*ir.Tensor) ([]*ir.Tensor, error) {
 // execNodeLimited infers and runs one node on concrete inputs; when limit > 0
 // no output may exceed limit elements, checked before anything is allocated.
 func execNodeLimited(n *ir.Node, in []*ir.Tensor, limit int) ([]*ir.Tensor, error) {
-	def, ok := ops[n.Op]
-	if !ok || n.Domain != "" {
+	def, ok := ops[opKey(n)]
+	if !ok {
 		return nil, fmt.Errorf("%s: operator %q in domain %q is not supported", n.Describe(), n.Op, n.Domain)
 	}
 	if err := checkArity(def, n); err != nil {

@@ -390,7 +390,7 @@ func (b *planBuilder) resolve() error {
 	s, p := b.s, b.p
 	limit := s.opts.MaxTensorElements
 	for _, n := range s.graph.Nodes {
-		def := ops[n.Op]
+		def := ops[opKey(n)]
 		in := make([]*Arg, len(n.Inputs))
 		inIDs := make([]int, len(n.Inputs))
 		dynamic, allConst := false, true
@@ -505,7 +505,7 @@ func (b *planBuilder) choose(pc *planCtx, outSet map[int]bool) error {
 			}
 			continue
 		}
-		choose, ok := fastOps[n.Op]
+		choose, ok := fastOps[opKey(n)]
 		if !ok {
 			continue
 		}
@@ -574,13 +574,16 @@ func (b *planBuilder) readers(outSet map[int]bool) ([]int, []int) {
 	return count, reader
 }
 
-// fuse folds, into a fast Conv, a following activation (Relu, Clip with
-// constant bounds, LeakyRelu) and a residual Add (optionally followed by an
+// fuse folds, into a fast Conv (or another kernel with an epilogue), a
+// following activation (Relu, Clip with constant bounds, LeakyRelu, Sigmoid,
+// HardSigmoid, HardSwish, or a step fuseElementwise made of x·gate(x)) and a
+// residual Add (optionally followed by an
 // activation) when the intermediate values have no other reader. The fused
 // step runs at the position of the last absorbed node, where every input
 // (the residual included) is available.
 func (b *planBuilder) fuse(outSet map[int]bool) {
 	p := b.p
+	b.fuseElementwise(outSet) // x·gate(x), Mul then Add by constants (fast_affine.go)
 	count, reader := b.readers(outSet)
 	// soleReader returns the step that is the only reader of value id.
 	soleReader := func(id int) (int, bool) {
@@ -628,12 +631,12 @@ func (b *planBuilder) fuse(outSet map[int]bool) {
 					in[j] = &p.values[id]
 				}
 			}
-			if a, ok := actOfValues(act.node, in); ok && len(act.out) == 1 && act.in[0] == cur.out[0] {
+			if a, ok := stepAct(act, in); ok && len(act.out) == 1 && act.in[0] == cur.out[0] {
 				if ep2, ok := cur.k.(epilogue); ok {
 					if k := ep2.withAct(a); k != nil {
 						cur.k = k
 						cur.out = act.out
-						cur.fused = append(cur.fused, act.node)
+						cur.fused = append(append(cur.fused, act.node), act.fused...)
 						absorbed = append(absorbed, r)
 						at = r
 					}
@@ -1061,7 +1064,7 @@ func safeFast(k fastKernel, rc *runCtx, in, out []*ir.Tensor) (err error) {
 // made by infer functions still happen), zeroes the outputs and runs.
 func (p *plan) runRef(st *step, in, out []*ir.Tensor) error {
 	n := st.node
-	def := ops[n.Op]
+	def := ops[opKey(n)]
 	outs, err := safeInfer(def, n, argsOf(in))
 	if err != nil {
 		return fmt.Errorf("%s: %w", n.Describe(), err)
@@ -1188,7 +1191,7 @@ func (p *plan) summary() string {
 	b = fmt.Appendf(b, "arena %d bytes, %d steps\n", p.arena, len(p.steps))
 	kinds := map[stepKind]string{stepRef: "ref", stepFast: "fast", stepAlias: "alias", stepDynamic: "dynamic"}
 	for _, st := range p.steps {
-		b = fmt.Appendf(b, "%-7s %s", kinds[st.kind], st.node.Op)
+		b = fmt.Appendf(b, "%-7s %s", kinds[st.kind], opLabel(st.node))
 		for _, f := range st.fused {
 			b = fmt.Appendf(b, "+%s", f.Op)
 		}

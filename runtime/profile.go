@@ -101,7 +101,7 @@ func (p *Profile) record(pl *plan, durs []time.Duration) {
 
 // stepTime describes st with no time recorded yet.
 func (pl *plan) stepTime(st *step) StepTime {
-	ops := []string{st.node.Op}
+	ops := []string{opLabel(st.node)}
 	names := []string{st.node.Name}
 	for _, f := range st.fused {
 		ops = append(ops, f.Op)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/runinfer/runinfer/graphopt"
 	"github.com/runinfer/runinfer/ir"
 )
 
@@ -32,8 +33,21 @@ type Options struct {
 
 	// Reference runs every node with its reference implementation in a
 	// freshly allocated tensor, as a plain interpreter: no plan, no fast
-	// kernels, no fusion (for tests and timing comparisons).
+	// kernels, no fusion (for tests and timing comparisons). It runs the
+	// graph Optimize made: set Optimize to graphopt.None as well for the
+	// graph exactly as imported.
 	Reference bool
+
+	// Optimize is the graphopt level NewSession rewrites its copy of the
+	// graph at (the caller's model is never changed). The zero value,
+	// graphopt.Default, means graphopt.All: constant folding, BatchNorm
+	// folding, scale/shift absorption, Identity/Dropout/dead-node
+	// elimination, then Conv fused with its residual Add and activation
+	// into runinfer.FusedConv nodes. graphopt.Basic stops before the
+	// fusions (the plan still fuses Conv with Relu, Clip, LeakyRelu and a
+	// residual Add by itself); graphopt.None runs the graph as imported.
+	// Outputs agree at every level up to float32 rounding.
+	Optimize graphopt.Level
 }
 
 // DefaultMaxTensorElements is the per-tensor limit of a session whose
@@ -68,23 +82,26 @@ func NewSession(m *ir.Model, opts *Options) (*Session, error) {
 			s.opts.MaxTensorElements = ir.MaxElements
 		}
 	}
-	g, err := lower(m.Graph)
+	g, err := lower(m.Graph) // a copy: the caller's graph is never changed
 	if err != nil {
 		return nil, err
 	}
-	for _, n := range g.Nodes {
-		if n.Domain != "" {
-			return nil, fmt.Errorf("runtime: %s: operator domain %q: %w", n.Describe(), n.Domain, ErrUnsupported)
-		}
-		if !IsSupported(n.Op) {
-			return nil, fmt.Errorf("runtime: %s: operator %q: %w", n.Describe(), n.Op, ErrUnsupported)
-		}
-		if err := checkArity(ops[n.Op], n); err != nil {
-			return nil, fmt.Errorf("runtime: %w", err)
-		}
+	if err := checkOps(g); err != nil {
+		return nil, err
 	}
 	if err := g.Validate(); err != nil {
 		return nil, fmt.Errorf("runtime: %w", err)
+	}
+	if s.opts.Optimize != graphopt.None {
+		if err := graphopt.OptimizeWith(g, s.opts.Optimize, OptimizerEnv(s.opts.MaxTensorElements)); err != nil {
+			return nil, fmt.Errorf("runtime: %w", err)
+		}
+		if err := checkOps(g); err != nil {
+			return nil, err
+		}
+		if err := g.Validate(); err != nil {
+			return nil, fmt.Errorf("runtime: optimized graph: %w", err)
+		}
 	}
 	s.graph = g
 	if err := s.checkStatic(); err != nil {
@@ -117,6 +134,25 @@ func NewSession(m *ir.Model, opts *Options) (*Session, error) {
 		return nil, fmt.Errorf("runtime: %w", err)
 	}
 	return s, nil
+}
+
+// checkOps checks every node's operator is one the runtime implements (in
+// the default domain, or a runtime-only one such as runinfer.FusedConv) and
+// its input count.
+func checkOps(g *ir.Graph) error {
+	for _, n := range g.Nodes {
+		def, ok := ops[opKey(n)]
+		if !ok {
+			if n.Domain != "" {
+				return fmt.Errorf("runtime: %s: operator domain %q: %w", n.Describe(), n.Domain, ErrUnsupported)
+			}
+			return fmt.Errorf("runtime: %s: operator %q: %w", n.Describe(), n.Op, ErrUnsupported)
+		}
+		if err := checkArity(def, n); err != nil {
+			return fmt.Errorf("runtime: %w", err)
+		}
+	}
+	return nil
 }
 
 // checkStatic runs shape inference at creation when every input shape is

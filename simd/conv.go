@@ -21,6 +21,10 @@ type ConvParams struct {
 	PadTop, PadLeft, PadBottom, PadRight int
 
 	Group int
+
+	// Algo picks the algorithm (the zero value lets PrepareConv choose):
+	// see ConvAlgo.
+	Algo ConvAlgo
 }
 
 // convLimit bounds every product of sizes a convolution computes with,
@@ -78,6 +82,12 @@ func (p ConvParams) normalize() (ConvParams, error) {
 		if f.v < f.min || f.v > convFieldLimit {
 			return p, fmt.Errorf("conv: %s = %d is out of range [%d, %d]", f.name, f.v, f.min, convFieldLimit)
 		}
+	}
+	if p.Algo < ConvAuto || p.Algo > ConvWinograd4 {
+		return p, fmt.Errorf("conv: unknown algorithm %v", p.Algo)
+	}
+	if (p.Algo == ConvWinograd2 || p.Algo == ConvWinograd4) && !winoEligible(&p) {
+		return p, fmt.Errorf("conv: %v needs a 3×3 kernel, stride 1, dilation 1 and one group", p.Algo)
 	}
 	if p.C%p.Group != 0 || p.M%p.Group != 0 {
 		return p, fmt.Errorf("conv: %d input and %d output channels must both be divisible by group %d", p.C, p.M, p.Group)
@@ -382,6 +392,7 @@ type PreparedConv struct {
 	dw        []float32  // depthwise weights [C × KH·KW], when depthwise
 	bias      []float32  // len M, or nil
 	depthwise bool
+	wino      *winoConv // set when Winograd computes it (winograd.go)
 
 	// Depthwise (see depthwiseTask): DWConv reads a channel's input as
 	// its phase planes (dwPrepass; chanStride floats in the workspace per
@@ -423,7 +434,9 @@ type dwScratch struct {
 //
 // A depthwise convolution (Group == C == M) runs a direct kernel; every
 // other convolution is a GEMM per (image, group) whose B operand is read
-// straight from the image (see convPointwise, convWide, convSegment).
+// straight from the image (see convPointwise, convWide, convSegment), or,
+// for the 3×3 stride-1 convolutions where it is faster (or p.Algo asks
+// for it), a Winograd convolution (see winograd.go).
 func (k *Kernels) PrepareConv(p ConvParams, w, bias []float32) (*PreparedConv, error) {
 	p, err := p.normalize()
 	if err != nil {
@@ -440,6 +453,14 @@ func (k *Kernels) PrepareConv(p ConvParams, w, bias []float32) (*PreparedConv, e
 	pc := &PreparedConv{k: k, p: p, g: newConvGeom(p, k.Gemm.NR)}
 	if bias != nil {
 		pc.bias = append([]float32(nil), bias...)
+	}
+	if m := winoChoose(&p, k); m > 0 {
+		if pc.wino = k.prepareWinograd(&p, w, m); pc.wino != nil {
+			return pc, nil
+		}
+		if p.Algo != ConvAuto {
+			return nil, fmt.Errorf("conv: sizes %d×%d×%d → %d are too large for %v", p.C, p.H, p.W, p.M, p.Algo)
+		}
 	}
 	if p.Group == p.C && p.M == p.C {
 		pc.depthwise = true
@@ -484,6 +505,10 @@ func (pc *PreparedConv) Run(x, y, residual []float32, act Act, par Parallel) err
 		return fmt.Errorf("%w: residual has %d values, output %d", errConvSize, len(residual), len(y))
 	}
 	if batch == 0 {
+		return nil
+	}
+	if pc.wino != nil {
+		pc.runWinograd(x, y, residual, act, par, batch)
 		return nil
 	}
 	j := getJob(pc.k)

@@ -18,10 +18,12 @@ import (
 // all set).
 type convCase ref.ConvGeom
 
+// params is the case's ConvParams on the direct algorithm (the Winograd
+// tests force their own).
 func (c convCase) params() ConvParams {
 	return ConvParams{C: c.C, H: c.H, W: c.W, M: c.M, KH: c.KH, KW: c.KW,
 		StrideH: c.SH, StrideW: c.SW, DilH: c.DH, DilW: c.DW,
-		PadTop: c.PT, PadLeft: c.PL, PadBottom: c.PB, PadRight: c.PR, Group: c.Group}
+		PadTop: c.PT, PadLeft: c.PL, PadBottom: c.PB, PadRight: c.PR, Group: c.Group, Algo: ConvDirect}
 }
 
 func (c convCase) String() string {

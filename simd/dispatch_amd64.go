@@ -32,12 +32,22 @@ func upgrade(t Tier, k *Kernels) {
 		k.AddTo = addToAVX2
 		k.DWConv = dwConvAVX2
 		k.Gather = gatherAVX2
+		k.Winograd = winoAVX2
+		k.MaxPool2D = maxPool2DAVX2
+		k.AvgPool2D = avgPool2DAVX2
+		k.Gemv = gemvAVX2
+		k.ScaleBiasAct = scaleBiasActAVX2
 	case AVX512:
 		k.Gemm = GemmKernel{ID: "f32-gemm-16x16-avx512", MR: 16, NR: 16, Fn: f32Gemm16x16AVX512}
 		k.BiasAct = biasActAVX512
 		k.AddTo = addToAVX512
 		k.DWConv = dwConvAVX512
 		k.Gather = gatherAVX512
+		k.Winograd = winoAVX512
+		k.MaxPool2D = maxPool2DAVX512
+		k.AvgPool2D = avgPool2DAVX512
+		k.Gemv = gemvAVX512
+		k.ScaleBiasAct = scaleBiasActAVX512
 	}
 }
 
@@ -91,6 +101,14 @@ func biasActAVX2(x []float32, bias float32, act Act) {
 		f32BiasClipAVX2Asm(x, bias, act.Alpha, act.Beta)
 	case ActLeakyRelu:
 		f32BiasLeakyReluAVX2Asm(x, bias, act.Alpha)
+	case ActSigmoid:
+		f32BiasSigmoidAVX2Asm(x, bias)
+	case ActSiLU:
+		f32BiasSiLUAVX2Asm(x, bias)
+	case ActHardSigmoid:
+		f32BiasHardSigmoidAVX2Asm(x, bias, act.Alpha, act.Beta)
+	case ActHardSwish:
+		f32BiasHardSwishAVX2Asm(x, bias)
 	default:
 		biasActGeneric(x, bias, act)
 	}
@@ -106,6 +124,14 @@ func biasActAVX512(x []float32, bias float32, act Act) {
 		f32BiasClipAVX512Asm(x, bias, act.Alpha, act.Beta)
 	case ActLeakyRelu:
 		f32BiasLeakyReluAVX512Asm(x, bias, act.Alpha)
+	case ActSigmoid:
+		f32BiasSigmoidAVX512Asm(x, bias)
+	case ActSiLU:
+		f32BiasSiLUAVX512Asm(x, bias)
+	case ActHardSigmoid:
+		f32BiasHardSigmoidAVX512Asm(x, bias, act.Alpha, act.Beta)
+	case ActHardSwish:
+		f32BiasHardSwishAVX512Asm(x, bias)
 	default:
 		biasActGeneric(x, bias, act)
 	}

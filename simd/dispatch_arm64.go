@@ -14,5 +14,8 @@ func upgrade(t Tier, k *Kernels) {
 		k.AddTo = addToNEON
 		k.DWConv = dwConvNEON
 		k.Gather = gatherNEON
+		k.MaxPool2D = maxPool2DNEON
+		k.AvgPool2D = avgPool2DNEON
+		k.Gemv = gemvNEON
 	}
 }

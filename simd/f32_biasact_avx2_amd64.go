@@ -39,3 +39,39 @@ func f32BiasClipAVX2Asm(x []float32, bias float32, lo float32, hi float32)
 //
 //go:noescape
 func f32BiasLeakyReluAVX2Asm(x []float32, bias float32, alpha float32)
+
+// f32BiasSigmoidAVX2Asm applies the bias and the activation in place:
+//
+//	for i := range x {
+//		v := x[i] + bias; x[i] = Act{Kind: ActSigmoid}.Apply(v) // to a few ulps (biasact_exp_test.go); NaN passes through
+//	}
+//
+//go:noescape
+func f32BiasSigmoidAVX2Asm(x []float32, bias float32)
+
+// f32BiasSiLUAVX2Asm applies the bias and the activation in place:
+//
+//	for i := range x {
+//		v := x[i] + bias; x[i] = Act{Kind: ActSiLU}.Apply(v) // v·sigmoid(v), to a few ulps (biasact_exp_test.go); NaN passes through
+//	}
+//
+//go:noescape
+func f32BiasSiLUAVX2Asm(x []float32, bias float32)
+
+// f32BiasHardSigmoidAVX2Asm applies the bias and the activation in place:
+//
+//	for i := range x {
+//		v := x[i] + bias; v = alpha*v + beta; if v < 0 { v = 0 }; if v > 1 { v = 1 }; x[i] = v // unfused, NaN passes through
+//	}
+//
+//go:noescape
+func f32BiasHardSigmoidAVX2Asm(x []float32, bias float32, alpha float32, beta float32)
+
+// f32BiasHardSwishAVX2Asm applies the bias and the activation in place:
+//
+//	for i := range x {
+//		v := x[i] + bias; h := float32(1.0/6)*v + 0.5; if h < 0 { h = 0 }; if h > 1 { h = 1 }; x[i] = v * h // unfused, NaN passes through
+//	}
+//
+//go:noescape
+func f32BiasHardSwishAVX2Asm(x []float32, bias float32)

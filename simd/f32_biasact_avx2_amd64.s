@@ -4,6 +4,128 @@
 
 #include "textflag.h"
 
+DATA f32ActConstsAVX2<>+0(SB)/4, $0x80000000
+DATA f32ActConstsAVX2<>+4(SB)/4, $0x80000000
+DATA f32ActConstsAVX2<>+8(SB)/4, $0x80000000
+DATA f32ActConstsAVX2<>+12(SB)/4, $0x80000000
+DATA f32ActConstsAVX2<>+16(SB)/4, $0x80000000
+DATA f32ActConstsAVX2<>+20(SB)/4, $0x80000000
+DATA f32ActConstsAVX2<>+24(SB)/4, $0x80000000
+DATA f32ActConstsAVX2<>+28(SB)/4, $0x80000000
+DATA f32ActConstsAVX2<>+32(SB)/4, $0xc2d00000
+DATA f32ActConstsAVX2<>+36(SB)/4, $0xc2d00000
+DATA f32ActConstsAVX2<>+40(SB)/4, $0xc2d00000
+DATA f32ActConstsAVX2<>+44(SB)/4, $0xc2d00000
+DATA f32ActConstsAVX2<>+48(SB)/4, $0xc2d00000
+DATA f32ActConstsAVX2<>+52(SB)/4, $0xc2d00000
+DATA f32ActConstsAVX2<>+56(SB)/4, $0xc2d00000
+DATA f32ActConstsAVX2<>+60(SB)/4, $0xc2d00000
+DATA f32ActConstsAVX2<>+64(SB)/4, $0x3fb8aa3b
+DATA f32ActConstsAVX2<>+68(SB)/4, $0x3fb8aa3b
+DATA f32ActConstsAVX2<>+72(SB)/4, $0x3fb8aa3b
+DATA f32ActConstsAVX2<>+76(SB)/4, $0x3fb8aa3b
+DATA f32ActConstsAVX2<>+80(SB)/4, $0x3fb8aa3b
+DATA f32ActConstsAVX2<>+84(SB)/4, $0x3fb8aa3b
+DATA f32ActConstsAVX2<>+88(SB)/4, $0x3fb8aa3b
+DATA f32ActConstsAVX2<>+92(SB)/4, $0x3fb8aa3b
+DATA f32ActConstsAVX2<>+96(SB)/4, $0x4b400000
+DATA f32ActConstsAVX2<>+100(SB)/4, $0x4b400000
+DATA f32ActConstsAVX2<>+104(SB)/4, $0x4b400000
+DATA f32ActConstsAVX2<>+108(SB)/4, $0x4b400000
+DATA f32ActConstsAVX2<>+112(SB)/4, $0x4b400000
+DATA f32ActConstsAVX2<>+116(SB)/4, $0x4b400000
+DATA f32ActConstsAVX2<>+120(SB)/4, $0x4b400000
+DATA f32ActConstsAVX2<>+124(SB)/4, $0x4b400000
+DATA f32ActConstsAVX2<>+128(SB)/4, $0x3f318000
+DATA f32ActConstsAVX2<>+132(SB)/4, $0x3f318000
+DATA f32ActConstsAVX2<>+136(SB)/4, $0x3f318000
+DATA f32ActConstsAVX2<>+140(SB)/4, $0x3f318000
+DATA f32ActConstsAVX2<>+144(SB)/4, $0x3f318000
+DATA f32ActConstsAVX2<>+148(SB)/4, $0x3f318000
+DATA f32ActConstsAVX2<>+152(SB)/4, $0x3f318000
+DATA f32ActConstsAVX2<>+156(SB)/4, $0x3f318000
+DATA f32ActConstsAVX2<>+160(SB)/4, $0xb95e8083
+DATA f32ActConstsAVX2<>+164(SB)/4, $0xb95e8083
+DATA f32ActConstsAVX2<>+168(SB)/4, $0xb95e8083
+DATA f32ActConstsAVX2<>+172(SB)/4, $0xb95e8083
+DATA f32ActConstsAVX2<>+176(SB)/4, $0xb95e8083
+DATA f32ActConstsAVX2<>+180(SB)/4, $0xb95e8083
+DATA f32ActConstsAVX2<>+184(SB)/4, $0xb95e8083
+DATA f32ActConstsAVX2<>+188(SB)/4, $0xb95e8083
+DATA f32ActConstsAVX2<>+192(SB)/4, $0x3ab5736e
+DATA f32ActConstsAVX2<>+196(SB)/4, $0x3ab5736e
+DATA f32ActConstsAVX2<>+200(SB)/4, $0x3ab5736e
+DATA f32ActConstsAVX2<>+204(SB)/4, $0x3ab5736e
+DATA f32ActConstsAVX2<>+208(SB)/4, $0x3ab5736e
+DATA f32ActConstsAVX2<>+212(SB)/4, $0x3ab5736e
+DATA f32ActConstsAVX2<>+216(SB)/4, $0x3ab5736e
+DATA f32ActConstsAVX2<>+220(SB)/4, $0x3ab5736e
+DATA f32ActConstsAVX2<>+224(SB)/4, $0x3c0933ec
+DATA f32ActConstsAVX2<>+228(SB)/4, $0x3c0933ec
+DATA f32ActConstsAVX2<>+232(SB)/4, $0x3c0933ec
+DATA f32ActConstsAVX2<>+236(SB)/4, $0x3c0933ec
+DATA f32ActConstsAVX2<>+240(SB)/4, $0x3c0933ec
+DATA f32ActConstsAVX2<>+244(SB)/4, $0x3c0933ec
+DATA f32ActConstsAVX2<>+248(SB)/4, $0x3c0933ec
+DATA f32ActConstsAVX2<>+252(SB)/4, $0x3c0933ec
+DATA f32ActConstsAVX2<>+256(SB)/4, $0x3d2aac12
+DATA f32ActConstsAVX2<>+260(SB)/4, $0x3d2aac12
+DATA f32ActConstsAVX2<>+264(SB)/4, $0x3d2aac12
+DATA f32ActConstsAVX2<>+268(SB)/4, $0x3d2aac12
+DATA f32ActConstsAVX2<>+272(SB)/4, $0x3d2aac12
+DATA f32ActConstsAVX2<>+276(SB)/4, $0x3d2aac12
+DATA f32ActConstsAVX2<>+280(SB)/4, $0x3d2aac12
+DATA f32ActConstsAVX2<>+284(SB)/4, $0x3d2aac12
+DATA f32ActConstsAVX2<>+288(SB)/4, $0x3e2aaa0c
+DATA f32ActConstsAVX2<>+292(SB)/4, $0x3e2aaa0c
+DATA f32ActConstsAVX2<>+296(SB)/4, $0x3e2aaa0c
+DATA f32ActConstsAVX2<>+300(SB)/4, $0x3e2aaa0c
+DATA f32ActConstsAVX2<>+304(SB)/4, $0x3e2aaa0c
+DATA f32ActConstsAVX2<>+308(SB)/4, $0x3e2aaa0c
+DATA f32ActConstsAVX2<>+312(SB)/4, $0x3e2aaa0c
+DATA f32ActConstsAVX2<>+316(SB)/4, $0x3e2aaa0c
+DATA f32ActConstsAVX2<>+320(SB)/4, $0x3efffffe
+DATA f32ActConstsAVX2<>+324(SB)/4, $0x3efffffe
+DATA f32ActConstsAVX2<>+328(SB)/4, $0x3efffffe
+DATA f32ActConstsAVX2<>+332(SB)/4, $0x3efffffe
+DATA f32ActConstsAVX2<>+336(SB)/4, $0x3efffffe
+DATA f32ActConstsAVX2<>+340(SB)/4, $0x3efffffe
+DATA f32ActConstsAVX2<>+344(SB)/4, $0x3efffffe
+DATA f32ActConstsAVX2<>+348(SB)/4, $0x3efffffe
+DATA f32ActConstsAVX2<>+352(SB)/4, $0x3f800000
+DATA f32ActConstsAVX2<>+356(SB)/4, $0x3f800000
+DATA f32ActConstsAVX2<>+360(SB)/4, $0x3f800000
+DATA f32ActConstsAVX2<>+364(SB)/4, $0x3f800000
+DATA f32ActConstsAVX2<>+368(SB)/4, $0x3f800000
+DATA f32ActConstsAVX2<>+372(SB)/4, $0x3f800000
+DATA f32ActConstsAVX2<>+376(SB)/4, $0x3f800000
+DATA f32ActConstsAVX2<>+380(SB)/4, $0x3f800000
+DATA f32ActConstsAVX2<>+384(SB)/4, $0x0000007f
+DATA f32ActConstsAVX2<>+388(SB)/4, $0x0000007f
+DATA f32ActConstsAVX2<>+392(SB)/4, $0x0000007f
+DATA f32ActConstsAVX2<>+396(SB)/4, $0x0000007f
+DATA f32ActConstsAVX2<>+400(SB)/4, $0x0000007f
+DATA f32ActConstsAVX2<>+404(SB)/4, $0x0000007f
+DATA f32ActConstsAVX2<>+408(SB)/4, $0x0000007f
+DATA f32ActConstsAVX2<>+412(SB)/4, $0x0000007f
+DATA f32ActConstsAVX2<>+416(SB)/4, $0x3e2aaaab
+DATA f32ActConstsAVX2<>+420(SB)/4, $0x3e2aaaab
+DATA f32ActConstsAVX2<>+424(SB)/4, $0x3e2aaaab
+DATA f32ActConstsAVX2<>+428(SB)/4, $0x3e2aaaab
+DATA f32ActConstsAVX2<>+432(SB)/4, $0x3e2aaaab
+DATA f32ActConstsAVX2<>+436(SB)/4, $0x3e2aaaab
+DATA f32ActConstsAVX2<>+440(SB)/4, $0x3e2aaaab
+DATA f32ActConstsAVX2<>+444(SB)/4, $0x3e2aaaab
+DATA f32ActConstsAVX2<>+448(SB)/4, $0x3f000000
+DATA f32ActConstsAVX2<>+452(SB)/4, $0x3f000000
+DATA f32ActConstsAVX2<>+456(SB)/4, $0x3f000000
+DATA f32ActConstsAVX2<>+460(SB)/4, $0x3f000000
+DATA f32ActConstsAVX2<>+464(SB)/4, $0x3f000000
+DATA f32ActConstsAVX2<>+468(SB)/4, $0x3f000000
+DATA f32ActConstsAVX2<>+472(SB)/4, $0x3f000000
+DATA f32ActConstsAVX2<>+476(SB)/4, $0x3f000000
+GLOBL f32ActConstsAVX2<>(SB), RODATA|NOPTR, $480
+
 // func f32BiasAddAVX2Asm(x []float32, bias float32)
 // Requires: AVX
 TEXT ·f32BiasAddAVX2Asm(SB), NOSPLIT, $0-28
@@ -278,6 +400,565 @@ scalar:
 	ADDQ      $0x04, SI
 	DECQ      CX
 	JNE       scalar
+
+done:
+	VZEROUPPER
+	RET
+
+// func f32BiasSigmoidAVX2Asm(x []float32, bias float32)
+// Requires: AVX, AVX2, FMA3
+TEXT ·f32BiasSigmoidAVX2Asm(SB), NOSPLIT, $0-28
+	VBROADCASTSS bias+24(FP), Y0
+	VXORPS       Y1, Y1, Y1
+	VBROADCASTSS f32ActConstsAVX2<>+32(SB), Y2
+	VBROADCASTSS f32ActConstsAVX2<>+352(SB), Y3
+	MOVQ         x_len+8(FP), CX
+	MOVQ         x_base+0(FP), SI
+
+	// 3 vectors per iteration.
+	SUBQ $0x18, CX
+	JL   one
+
+loop:
+	VMOVUPS      (SI), Y4
+	VADDPS       Y0, Y4, Y4
+	VORPS        f32ActConstsAVX2<>+0(SB), Y4, Y5
+	VMAXPS       Y5, Y2, Y5
+	VMOVUPS      f32ActConstsAVX2<>+96(SB), Y6
+	VFMADD231PS  f32ActConstsAVX2<>+64(SB), Y5, Y6
+	VSUBPS       f32ActConstsAVX2<>+96(SB), Y6, Y7
+	VFNMADD231PS f32ActConstsAVX2<>+128(SB), Y7, Y5
+	VFNMADD231PS f32ActConstsAVX2<>+160(SB), Y7, Y5
+	VMOVUPS      f32ActConstsAVX2<>+192(SB), Y7
+	VFMADD213PS  f32ActConstsAVX2<>+224(SB), Y5, Y7
+	VFMADD213PS  f32ActConstsAVX2<>+256(SB), Y5, Y7
+	VFMADD213PS  f32ActConstsAVX2<>+288(SB), Y5, Y7
+	VFMADD213PS  f32ActConstsAVX2<>+320(SB), Y5, Y7
+	VFMADD213PS  Y3, Y5, Y7
+	VFMADD213PS  Y3, Y5, Y7
+	VPSUBD       f32ActConstsAVX2<>+96(SB), Y6, Y6
+	VPSRAD       $0x01, Y6, Y5
+	VPSUBD       Y5, Y6, Y6
+	VPADDD       f32ActConstsAVX2<>+384(SB), Y5, Y5
+	VPSLLD       $0x17, Y5, Y5
+	VMULPS       Y5, Y7, Y7
+	VPADDD       f32ActConstsAVX2<>+384(SB), Y6, Y6
+	VPSLLD       $0x17, Y6, Y6
+	VMULPS       Y6, Y7, Y7
+	VADDPS       Y3, Y7, Y5
+	VBLENDVPS    Y4, Y7, Y3, Y6
+	VDIVPS       Y5, Y6, Y4
+	VMOVUPS      32(SI), Y8
+	VADDPS       Y0, Y8, Y8
+	VORPS        f32ActConstsAVX2<>+0(SB), Y8, Y9
+	VMAXPS       Y9, Y2, Y9
+	VMOVUPS      f32ActConstsAVX2<>+96(SB), Y10
+	VFMADD231PS  f32ActConstsAVX2<>+64(SB), Y9, Y10
+	VSUBPS       f32ActConstsAVX2<>+96(SB), Y10, Y11
+	VFNMADD231PS f32ActConstsAVX2<>+128(SB), Y11, Y9
+	VFNMADD231PS f32ActConstsAVX2<>+160(SB), Y11, Y9
+	VMOVUPS      f32ActConstsAVX2<>+192(SB), Y11
+	VFMADD213PS  f32ActConstsAVX2<>+224(SB), Y9, Y11
+	VFMADD213PS  f32ActConstsAVX2<>+256(SB), Y9, Y11
+	VFMADD213PS  f32ActConstsAVX2<>+288(SB), Y9, Y11
+	VFMADD213PS  f32ActConstsAVX2<>+320(SB), Y9, Y11
+	VFMADD213PS  Y3, Y9, Y11
+	VFMADD213PS  Y3, Y9, Y11
+	VPSUBD       f32ActConstsAVX2<>+96(SB), Y10, Y10
+	VPSRAD       $0x01, Y10, Y9
+	VPSUBD       Y9, Y10, Y10
+	VPADDD       f32ActConstsAVX2<>+384(SB), Y9, Y9
+	VPSLLD       $0x17, Y9, Y9
+	VMULPS       Y9, Y11, Y11
+	VPADDD       f32ActConstsAVX2<>+384(SB), Y10, Y10
+	VPSLLD       $0x17, Y10, Y10
+	VMULPS       Y10, Y11, Y11
+	VADDPS       Y3, Y11, Y9
+	VBLENDVPS    Y8, Y11, Y3, Y10
+	VDIVPS       Y9, Y10, Y8
+	VMOVUPS      64(SI), Y12
+	VADDPS       Y0, Y12, Y12
+	VORPS        f32ActConstsAVX2<>+0(SB), Y12, Y13
+	VMAXPS       Y13, Y2, Y13
+	VMOVUPS      f32ActConstsAVX2<>+96(SB), Y14
+	VFMADD231PS  f32ActConstsAVX2<>+64(SB), Y13, Y14
+	VSUBPS       f32ActConstsAVX2<>+96(SB), Y14, Y15
+	VFNMADD231PS f32ActConstsAVX2<>+128(SB), Y15, Y13
+	VFNMADD231PS f32ActConstsAVX2<>+160(SB), Y15, Y13
+	VMOVUPS      f32ActConstsAVX2<>+192(SB), Y15
+	VFMADD213PS  f32ActConstsAVX2<>+224(SB), Y13, Y15
+	VFMADD213PS  f32ActConstsAVX2<>+256(SB), Y13, Y15
+	VFMADD213PS  f32ActConstsAVX2<>+288(SB), Y13, Y15
+	VFMADD213PS  f32ActConstsAVX2<>+320(SB), Y13, Y15
+	VFMADD213PS  Y3, Y13, Y15
+	VFMADD213PS  Y3, Y13, Y15
+	VPSUBD       f32ActConstsAVX2<>+96(SB), Y14, Y14
+	VPSRAD       $0x01, Y14, Y13
+	VPSUBD       Y13, Y14, Y14
+	VPADDD       f32ActConstsAVX2<>+384(SB), Y13, Y13
+	VPSLLD       $0x17, Y13, Y13
+	VMULPS       Y13, Y15, Y15
+	VPADDD       f32ActConstsAVX2<>+384(SB), Y14, Y14
+	VPSLLD       $0x17, Y14, Y14
+	VMULPS       Y14, Y15, Y15
+	VADDPS       Y3, Y15, Y13
+	VBLENDVPS    Y12, Y15, Y3, Y14
+	VDIVPS       Y13, Y14, Y12
+	VMOVUPS      Y4, (SI)
+	VMOVUPS      Y8, 32(SI)
+	VMOVUPS      Y12, 64(SI)
+	ADDQ         $0x60, SI
+	SUBQ         $0x18, CX
+	JGE          loop
+
+one:
+	// Single vectors.
+	ADDQ $0x10, CX
+	JL   tail
+
+oneloop:
+	VMOVUPS      (SI), Y4
+	VADDPS       Y0, Y4, Y4
+	VORPS        f32ActConstsAVX2<>+0(SB), Y4, Y5
+	VMAXPS       Y5, Y2, Y5
+	VMOVUPS      f32ActConstsAVX2<>+96(SB), Y6
+	VFMADD231PS  f32ActConstsAVX2<>+64(SB), Y5, Y6
+	VSUBPS       f32ActConstsAVX2<>+96(SB), Y6, Y7
+	VFNMADD231PS f32ActConstsAVX2<>+128(SB), Y7, Y5
+	VFNMADD231PS f32ActConstsAVX2<>+160(SB), Y7, Y5
+	VMOVUPS      f32ActConstsAVX2<>+192(SB), Y7
+	VFMADD213PS  f32ActConstsAVX2<>+224(SB), Y5, Y7
+	VFMADD213PS  f32ActConstsAVX2<>+256(SB), Y5, Y7
+	VFMADD213PS  f32ActConstsAVX2<>+288(SB), Y5, Y7
+	VFMADD213PS  f32ActConstsAVX2<>+320(SB), Y5, Y7
+	VFMADD213PS  Y3, Y5, Y7
+	VFMADD213PS  Y3, Y5, Y7
+	VPSUBD       f32ActConstsAVX2<>+96(SB), Y6, Y6
+	VPSRAD       $0x01, Y6, Y5
+	VPSUBD       Y5, Y6, Y6
+	VPADDD       f32ActConstsAVX2<>+384(SB), Y5, Y5
+	VPSLLD       $0x17, Y5, Y5
+	VMULPS       Y5, Y7, Y7
+	VPADDD       f32ActConstsAVX2<>+384(SB), Y6, Y6
+	VPSLLD       $0x17, Y6, Y6
+	VMULPS       Y6, Y7, Y7
+	VADDPS       Y3, Y7, Y5
+	VBLENDVPS    Y4, Y7, Y3, Y6
+	VDIVPS       Y5, Y6, Y4
+	VMOVUPS      Y4, (SI)
+	ADDQ         $0x20, SI
+	SUBQ         $0x08, CX
+	JGE          oneloop
+
+tail:
+	ADDQ $0x08, CX
+	JE   done
+
+	// Remainder: n < 8 scalars.
+scalar:
+	VMOVSS       (SI), X4
+	VADDPS       X0, X4, X4
+	VORPS        f32ActConstsAVX2<>+0(SB), X4, X5
+	VMAXPS       X5, X2, X5
+	VMOVUPS      f32ActConstsAVX2<>+96(SB), X6
+	VFMADD231PS  f32ActConstsAVX2<>+64(SB), X5, X6
+	VSUBPS       f32ActConstsAVX2<>+96(SB), X6, X7
+	VFNMADD231PS f32ActConstsAVX2<>+128(SB), X7, X5
+	VFNMADD231PS f32ActConstsAVX2<>+160(SB), X7, X5
+	VMOVUPS      f32ActConstsAVX2<>+192(SB), X7
+	VFMADD213PS  f32ActConstsAVX2<>+224(SB), X5, X7
+	VFMADD213PS  f32ActConstsAVX2<>+256(SB), X5, X7
+	VFMADD213PS  f32ActConstsAVX2<>+288(SB), X5, X7
+	VFMADD213PS  f32ActConstsAVX2<>+320(SB), X5, X7
+	VFMADD213PS  X3, X5, X7
+	VFMADD213PS  X3, X5, X7
+	VPSUBD       f32ActConstsAVX2<>+96(SB), X6, X6
+	VPSRAD       $0x01, X6, X5
+	VPSUBD       X5, X6, X6
+	VPADDD       f32ActConstsAVX2<>+384(SB), X5, X5
+	VPSLLD       $0x17, X5, X5
+	VMULPS       X5, X7, X7
+	VPADDD       f32ActConstsAVX2<>+384(SB), X6, X6
+	VPSLLD       $0x17, X6, X6
+	VMULPS       X6, X7, X7
+	VADDPS       X3, X7, X5
+	VBLENDVPS    X4, X7, X3, X6
+	VDIVPS       X5, X6, X4
+	VMOVSS       X4, (SI)
+	ADDQ         $0x04, SI
+	DECQ         CX
+	JNE          scalar
+
+done:
+	VZEROUPPER
+	RET
+
+// func f32BiasSiLUAVX2Asm(x []float32, bias float32)
+// Requires: AVX, AVX2, FMA3
+TEXT ·f32BiasSiLUAVX2Asm(SB), NOSPLIT, $0-28
+	VBROADCASTSS bias+24(FP), Y0
+	VXORPS       Y1, Y1, Y1
+	VBROADCASTSS f32ActConstsAVX2<>+32(SB), Y2
+	VBROADCASTSS f32ActConstsAVX2<>+352(SB), Y3
+	MOVQ         x_len+8(FP), CX
+	MOVQ         x_base+0(FP), SI
+
+	// 3 vectors per iteration.
+	SUBQ $0x18, CX
+	JL   one
+
+loop:
+	VMOVUPS      (SI), Y4
+	VADDPS       Y0, Y4, Y4
+	VORPS        f32ActConstsAVX2<>+0(SB), Y4, Y5
+	VMAXPS       Y5, Y2, Y5
+	VMOVUPS      f32ActConstsAVX2<>+96(SB), Y6
+	VFMADD231PS  f32ActConstsAVX2<>+64(SB), Y5, Y6
+	VSUBPS       f32ActConstsAVX2<>+96(SB), Y6, Y7
+	VFNMADD231PS f32ActConstsAVX2<>+128(SB), Y7, Y5
+	VFNMADD231PS f32ActConstsAVX2<>+160(SB), Y7, Y5
+	VMOVUPS      f32ActConstsAVX2<>+192(SB), Y7
+	VFMADD213PS  f32ActConstsAVX2<>+224(SB), Y5, Y7
+	VFMADD213PS  f32ActConstsAVX2<>+256(SB), Y5, Y7
+	VFMADD213PS  f32ActConstsAVX2<>+288(SB), Y5, Y7
+	VFMADD213PS  f32ActConstsAVX2<>+320(SB), Y5, Y7
+	VFMADD213PS  Y3, Y5, Y7
+	VFMADD213PS  Y3, Y5, Y7
+	VPSUBD       f32ActConstsAVX2<>+96(SB), Y6, Y6
+	VPSRAD       $0x01, Y6, Y5
+	VPSUBD       Y5, Y6, Y6
+	VPADDD       f32ActConstsAVX2<>+384(SB), Y5, Y5
+	VPSLLD       $0x17, Y5, Y5
+	VMULPS       Y5, Y7, Y7
+	VPADDD       f32ActConstsAVX2<>+384(SB), Y6, Y6
+	VPSLLD       $0x17, Y6, Y6
+	VMULPS       Y6, Y7, Y7
+	VADDPS       Y3, Y7, Y5
+	VMULPS       Y7, Y4, Y6
+	VBLENDVPS    Y4, Y6, Y4, Y6
+	VDIVPS       Y5, Y6, Y4
+	VMOVUPS      32(SI), Y8
+	VADDPS       Y0, Y8, Y8
+	VORPS        f32ActConstsAVX2<>+0(SB), Y8, Y9
+	VMAXPS       Y9, Y2, Y9
+	VMOVUPS      f32ActConstsAVX2<>+96(SB), Y10
+	VFMADD231PS  f32ActConstsAVX2<>+64(SB), Y9, Y10
+	VSUBPS       f32ActConstsAVX2<>+96(SB), Y10, Y11
+	VFNMADD231PS f32ActConstsAVX2<>+128(SB), Y11, Y9
+	VFNMADD231PS f32ActConstsAVX2<>+160(SB), Y11, Y9
+	VMOVUPS      f32ActConstsAVX2<>+192(SB), Y11
+	VFMADD213PS  f32ActConstsAVX2<>+224(SB), Y9, Y11
+	VFMADD213PS  f32ActConstsAVX2<>+256(SB), Y9, Y11
+	VFMADD213PS  f32ActConstsAVX2<>+288(SB), Y9, Y11
+	VFMADD213PS  f32ActConstsAVX2<>+320(SB), Y9, Y11
+	VFMADD213PS  Y3, Y9, Y11
+	VFMADD213PS  Y3, Y9, Y11
+	VPSUBD       f32ActConstsAVX2<>+96(SB), Y10, Y10
+	VPSRAD       $0x01, Y10, Y9
+	VPSUBD       Y9, Y10, Y10
+	VPADDD       f32ActConstsAVX2<>+384(SB), Y9, Y9
+	VPSLLD       $0x17, Y9, Y9
+	VMULPS       Y9, Y11, Y11
+	VPADDD       f32ActConstsAVX2<>+384(SB), Y10, Y10
+	VPSLLD       $0x17, Y10, Y10
+	VMULPS       Y10, Y11, Y11
+	VADDPS       Y3, Y11, Y9
+	VMULPS       Y11, Y8, Y10
+	VBLENDVPS    Y8, Y10, Y8, Y10
+	VDIVPS       Y9, Y10, Y8
+	VMOVUPS      64(SI), Y12
+	VADDPS       Y0, Y12, Y12
+	VORPS        f32ActConstsAVX2<>+0(SB), Y12, Y13
+	VMAXPS       Y13, Y2, Y13
+	VMOVUPS      f32ActConstsAVX2<>+96(SB), Y14
+	VFMADD231PS  f32ActConstsAVX2<>+64(SB), Y13, Y14
+	VSUBPS       f32ActConstsAVX2<>+96(SB), Y14, Y15
+	VFNMADD231PS f32ActConstsAVX2<>+128(SB), Y15, Y13
+	VFNMADD231PS f32ActConstsAVX2<>+160(SB), Y15, Y13
+	VMOVUPS      f32ActConstsAVX2<>+192(SB), Y15
+	VFMADD213PS  f32ActConstsAVX2<>+224(SB), Y13, Y15
+	VFMADD213PS  f32ActConstsAVX2<>+256(SB), Y13, Y15
+	VFMADD213PS  f32ActConstsAVX2<>+288(SB), Y13, Y15
+	VFMADD213PS  f32ActConstsAVX2<>+320(SB), Y13, Y15
+	VFMADD213PS  Y3, Y13, Y15
+	VFMADD213PS  Y3, Y13, Y15
+	VPSUBD       f32ActConstsAVX2<>+96(SB), Y14, Y14
+	VPSRAD       $0x01, Y14, Y13
+	VPSUBD       Y13, Y14, Y14
+	VPADDD       f32ActConstsAVX2<>+384(SB), Y13, Y13
+	VPSLLD       $0x17, Y13, Y13
+	VMULPS       Y13, Y15, Y15
+	VPADDD       f32ActConstsAVX2<>+384(SB), Y14, Y14
+	VPSLLD       $0x17, Y14, Y14
+	VMULPS       Y14, Y15, Y15
+	VADDPS       Y3, Y15, Y13
+	VMULPS       Y15, Y12, Y14
+	VBLENDVPS    Y12, Y14, Y12, Y14
+	VDIVPS       Y13, Y14, Y12
+	VMOVUPS      Y4, (SI)
+	VMOVUPS      Y8, 32(SI)
+	VMOVUPS      Y12, 64(SI)
+	ADDQ         $0x60, SI
+	SUBQ         $0x18, CX
+	JGE          loop
+
+one:
+	// Single vectors.
+	ADDQ $0x10, CX
+	JL   tail
+
+oneloop:
+	VMOVUPS      (SI), Y4
+	VADDPS       Y0, Y4, Y4
+	VORPS        f32ActConstsAVX2<>+0(SB), Y4, Y5
+	VMAXPS       Y5, Y2, Y5
+	VMOVUPS      f32ActConstsAVX2<>+96(SB), Y6
+	VFMADD231PS  f32ActConstsAVX2<>+64(SB), Y5, Y6
+	VSUBPS       f32ActConstsAVX2<>+96(SB), Y6, Y7
+	VFNMADD231PS f32ActConstsAVX2<>+128(SB), Y7, Y5
+	VFNMADD231PS f32ActConstsAVX2<>+160(SB), Y7, Y5
+	VMOVUPS      f32ActConstsAVX2<>+192(SB), Y7
+	VFMADD213PS  f32ActConstsAVX2<>+224(SB), Y5, Y7
+	VFMADD213PS  f32ActConstsAVX2<>+256(SB), Y5, Y7
+	VFMADD213PS  f32ActConstsAVX2<>+288(SB), Y5, Y7
+	VFMADD213PS  f32ActConstsAVX2<>+320(SB), Y5, Y7
+	VFMADD213PS  Y3, Y5, Y7
+	VFMADD213PS  Y3, Y5, Y7
+	VPSUBD       f32ActConstsAVX2<>+96(SB), Y6, Y6
+	VPSRAD       $0x01, Y6, Y5
+	VPSUBD       Y5, Y6, Y6
+	VPADDD       f32ActConstsAVX2<>+384(SB), Y5, Y5
+	VPSLLD       $0x17, Y5, Y5
+	VMULPS       Y5, Y7, Y7
+	VPADDD       f32ActConstsAVX2<>+384(SB), Y6, Y6
+	VPSLLD       $0x17, Y6, Y6
+	VMULPS       Y6, Y7, Y7
+	VADDPS       Y3, Y7, Y5
+	VMULPS       Y7, Y4, Y6
+	VBLENDVPS    Y4, Y6, Y4, Y6
+	VDIVPS       Y5, Y6, Y4
+	VMOVUPS      Y4, (SI)
+	ADDQ         $0x20, SI
+	SUBQ         $0x08, CX
+	JGE          oneloop
+
+tail:
+	ADDQ $0x08, CX
+	JE   done
+
+	// Remainder: n < 8 scalars.
+scalar:
+	VMOVSS       (SI), X4
+	VADDPS       X0, X4, X4
+	VORPS        f32ActConstsAVX2<>+0(SB), X4, X5
+	VMAXPS       X5, X2, X5
+	VMOVUPS      f32ActConstsAVX2<>+96(SB), X6
+	VFMADD231PS  f32ActConstsAVX2<>+64(SB), X5, X6
+	VSUBPS       f32ActConstsAVX2<>+96(SB), X6, X7
+	VFNMADD231PS f32ActConstsAVX2<>+128(SB), X7, X5
+	VFNMADD231PS f32ActConstsAVX2<>+160(SB), X7, X5
+	VMOVUPS      f32ActConstsAVX2<>+192(SB), X7
+	VFMADD213PS  f32ActConstsAVX2<>+224(SB), X5, X7
+	VFMADD213PS  f32ActConstsAVX2<>+256(SB), X5, X7
+	VFMADD213PS  f32ActConstsAVX2<>+288(SB), X5, X7
+	VFMADD213PS  f32ActConstsAVX2<>+320(SB), X5, X7
+	VFMADD213PS  X3, X5, X7
+	VFMADD213PS  X3, X5, X7
+	VPSUBD       f32ActConstsAVX2<>+96(SB), X6, X6
+	VPSRAD       $0x01, X6, X5
+	VPSUBD       X5, X6, X6
+	VPADDD       f32ActConstsAVX2<>+384(SB), X5, X5
+	VPSLLD       $0x17, X5, X5
+	VMULPS       X5, X7, X7
+	VPADDD       f32ActConstsAVX2<>+384(SB), X6, X6
+	VPSLLD       $0x17, X6, X6
+	VMULPS       X6, X7, X7
+	VADDPS       X3, X7, X5
+	VMULPS       X7, X4, X6
+	VBLENDVPS    X4, X6, X4, X6
+	VDIVPS       X5, X6, X4
+	VMOVSS       X4, (SI)
+	ADDQ         $0x04, SI
+	DECQ         CX
+	JNE          scalar
+
+done:
+	VZEROUPPER
+	RET
+
+// func f32BiasHardSigmoidAVX2Asm(x []float32, bias float32, alpha float32, beta float32)
+// Requires: AVX
+TEXT ·f32BiasHardSigmoidAVX2Asm(SB), NOSPLIT, $0-36
+	VBROADCASTSS bias+24(FP), Y0
+	VXORPS       Y1, Y1, Y1
+	VBROADCASTSS alpha+28(FP), Y2
+	VBROADCASTSS beta+32(FP), Y3
+	VBROADCASTSS f32ActConstsAVX2<>+352(SB), Y4
+	MOVQ         x_len+8(FP), CX
+	MOVQ         x_base+0(FP), SI
+
+	// 4 vectors per iteration.
+	SUBQ $0x20, CX
+	JL   one
+
+loop:
+	VMOVUPS (SI), Y5
+	VADDPS  Y0, Y5, Y5
+	VMULPS  Y2, Y5, Y5
+	VADDPS  Y3, Y5, Y5
+	VMAXPS  Y5, Y1, Y5
+	VMINPS  Y5, Y4, Y5
+	VMOVUPS 32(SI), Y6
+	VADDPS  Y0, Y6, Y6
+	VMULPS  Y2, Y6, Y6
+	VADDPS  Y3, Y6, Y6
+	VMAXPS  Y6, Y1, Y6
+	VMINPS  Y6, Y4, Y6
+	VMOVUPS 64(SI), Y7
+	VADDPS  Y0, Y7, Y7
+	VMULPS  Y2, Y7, Y7
+	VADDPS  Y3, Y7, Y7
+	VMAXPS  Y7, Y1, Y7
+	VMINPS  Y7, Y4, Y7
+	VMOVUPS 96(SI), Y8
+	VADDPS  Y0, Y8, Y8
+	VMULPS  Y2, Y8, Y8
+	VADDPS  Y3, Y8, Y8
+	VMAXPS  Y8, Y1, Y8
+	VMINPS  Y8, Y4, Y8
+	VMOVUPS Y5, (SI)
+	VMOVUPS Y6, 32(SI)
+	VMOVUPS Y7, 64(SI)
+	VMOVUPS Y8, 96(SI)
+	ADDQ    $0x00000080, SI
+	SUBQ    $0x20, CX
+	JGE     loop
+
+one:
+	// Single vectors.
+	ADDQ $0x18, CX
+	JL   tail
+
+oneloop:
+	VMOVUPS (SI), Y5
+	VADDPS  Y0, Y5, Y5
+	VMULPS  Y2, Y5, Y5
+	VADDPS  Y3, Y5, Y5
+	VMAXPS  Y5, Y1, Y5
+	VMINPS  Y5, Y4, Y5
+	VMOVUPS Y5, (SI)
+	ADDQ    $0x20, SI
+	SUBQ    $0x08, CX
+	JGE     oneloop
+
+tail:
+	ADDQ $0x08, CX
+	JE   done
+
+	// Remainder: n < 8 scalars.
+scalar:
+	VMOVSS (SI), X5
+	VADDPS X0, X5, X5
+	VMULPS X2, X5, X5
+	VADDPS X3, X5, X5
+	VMAXPS X5, X1, X5
+	VMINPS X5, X4, X5
+	VMOVSS X5, (SI)
+	ADDQ   $0x04, SI
+	DECQ   CX
+	JNE    scalar
+
+done:
+	VZEROUPPER
+	RET
+
+// func f32BiasHardSwishAVX2Asm(x []float32, bias float32)
+// Requires: AVX
+TEXT ·f32BiasHardSwishAVX2Asm(SB), NOSPLIT, $0-28
+	VBROADCASTSS bias+24(FP), Y0
+	VXORPS       Y1, Y1, Y1
+	VBROADCASTSS f32ActConstsAVX2<>+416(SB), Y2
+	VBROADCASTSS f32ActConstsAVX2<>+448(SB), Y3
+	VBROADCASTSS f32ActConstsAVX2<>+352(SB), Y4
+	MOVQ         x_len+8(FP), CX
+	MOVQ         x_base+0(FP), SI
+
+	// 4 vectors per iteration.
+	SUBQ $0x20, CX
+	JL   one
+
+loop:
+	VMOVUPS (SI), Y5
+	VADDPS  Y0, Y5, Y5
+	VMULPS  Y2, Y5, Y6
+	VADDPS  Y3, Y6, Y6
+	VMAXPS  Y6, Y1, Y6
+	VMINPS  Y6, Y4, Y6
+	VMULPS  Y6, Y5, Y5
+	VMOVUPS 32(SI), Y7
+	VADDPS  Y0, Y7, Y7
+	VMULPS  Y2, Y7, Y8
+	VADDPS  Y3, Y8, Y8
+	VMAXPS  Y8, Y1, Y8
+	VMINPS  Y8, Y4, Y8
+	VMULPS  Y8, Y7, Y7
+	VMOVUPS 64(SI), Y9
+	VADDPS  Y0, Y9, Y9
+	VMULPS  Y2, Y9, Y10
+	VADDPS  Y3, Y10, Y10
+	VMAXPS  Y10, Y1, Y10
+	VMINPS  Y10, Y4, Y10
+	VMULPS  Y10, Y9, Y9
+	VMOVUPS 96(SI), Y11
+	VADDPS  Y0, Y11, Y11
+	VMULPS  Y2, Y11, Y12
+	VADDPS  Y3, Y12, Y12
+	VMAXPS  Y12, Y1, Y12
+	VMINPS  Y12, Y4, Y12
+	VMULPS  Y12, Y11, Y11
+	VMOVUPS Y5, (SI)
+	VMOVUPS Y7, 32(SI)
+	VMOVUPS Y9, 64(SI)
+	VMOVUPS Y11, 96(SI)
+	ADDQ    $0x00000080, SI
+	SUBQ    $0x20, CX
+	JGE     loop
+
+one:
+	// Single vectors.
+	ADDQ $0x18, CX
+	JL   tail
+
+oneloop:
+	VMOVUPS (SI), Y5
+	VADDPS  Y0, Y5, Y5
+	VMULPS  Y2, Y5, Y6
+	VADDPS  Y3, Y6, Y6
+	VMAXPS  Y6, Y1, Y6
+	VMINPS  Y6, Y4, Y6
+	VMULPS  Y6, Y5, Y5
+	VMOVUPS Y5, (SI)
+	ADDQ    $0x20, SI
+	SUBQ    $0x08, CX
+	JGE     oneloop
+
+tail:
+	ADDQ $0x08, CX
+	JE   done
+
+	// Remainder: n < 8 scalars.
+scalar:
+	VMOVSS (SI), X5
+	VADDPS X0, X5, X5
+	VMULPS X2, X5, X6
+	VADDPS X3, X6, X6
+	VMAXPS X6, X1, X6
+	VMINPS X6, X4, X6
+	VMULPS X6, X5, X5
+	VMOVSS X5, (SI)
+	ADDQ   $0x04, SI
+	DECQ   CX
+	JNE    scalar
 
 done:
 	VZEROUPPER

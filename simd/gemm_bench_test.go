@@ -56,7 +56,9 @@ func BenchmarkConv(b *testing.B) {
 	for _, bc := range benchConvs {
 		c := bc.c
 		oh, ow := ref.ConvGeom(c).Out()
-		pc, err := k.PrepareConv(c.params(), randSlice(r, c.M*c.C/c.Group*c.KH*c.KW), randSlice(r, c.M))
+		p := c.params()
+		p.Algo = ConvAuto // what a model gets
+		pc, err := k.PrepareConv(p, randSlice(r, c.M*c.C/c.Group*c.KH*c.KW), randSlice(r, c.M))
 		if err != nil {
 			b.Fatal(err)
 		}

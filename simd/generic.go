@@ -8,12 +8,17 @@ import (
 // genericKernels is the pure-Go table every tier starts from.
 func genericKernels() *Kernels {
 	return &Kernels{
-		Tier:    Generic,
-		Gemm:    GemmKernel{ID: "f32-gemm-4x8-generic", MR: 4, NR: 8, Fn: gemm4x8Generic},
-		BiasAct: biasActGeneric,
-		AddTo:   addToGeneric,
-		DWConv:  dwConvGeneric,
-		Gather:  gatherGeneric,
+		Tier:         Generic,
+		Gemm:         GemmKernel{ID: "f32-gemm-4x8-generic", MR: 4, NR: 8, Fn: gemm4x8Generic},
+		BiasAct:      biasActGeneric,
+		AddTo:        addToGeneric,
+		DWConv:       dwConvGeneric,
+		Gather:       gatherGeneric,
+		Winograd:     winoGeneric,
+		MaxPool2D:    maxPool2DGeneric,
+		AvgPool2D:    avgPool2DGeneric,
+		Gemv:         gemvGeneric,
+		ScaleBiasAct: scaleBiasActGeneric,
 	}
 }
 
@@ -30,6 +35,14 @@ func biasActGeneric(x []float32, bias float32, act Act) {
 			} else {
 				x[i] = y
 			}
+		}
+	case ActSigmoid:
+		for i, v := range x {
+			x[i] = sigmoid32(v + bias)
+		}
+	case ActSiLU:
+		for i, v := range x {
+			x[i] = silu32(v + bias)
 		}
 	default:
 		for i, v := range x {

@@ -1,5 +1,7 @@
 package simd
 
+import "math"
+
 // Kernels is one tier's dispatch table. Every field is set in every tier
 // (the generic implementation fills any slot a tier does not improve).
 type Kernels struct {
@@ -56,6 +58,66 @@ type Kernels struct {
 	// (stride 2 splits a row by horizontal stride phase) and copies its
 	// wide output out.
 	Gather func(dst, src []float32, rows, n, ldd, lds, stride int)
+
+	// Winograd are the input and output transforms of the Winograd
+	// convolutions F(2×2, 3×3) (index 0) and F(4×4, 3×3) (index 1): see
+	// WinoTransforms.
+	Winograd [2]WinoTransforms
+
+	// MaxPool2D computes planes of a 2-D max pooling of geometry g (see
+	// Pool2D), plane p of src (H×W floats at p*H*W) giving plane p of dst
+	// (OH×OW at p*OH*OW):
+	//
+	//	dst[p*OH*OW+oy*OW+ox] = max over the in-plane taps (iy, ix) of
+	//	                        src[p*H*W+iy*W+ix]  (-Inf when there is none)
+	//
+	// A NaN tap makes the output NaN; which zero the max of -0 and +0 is
+	// is the tier's own. tmp is scratch of at least g.TempLen() floats. It
+	// panics unless g is valid, planes >= 0 and the slices hold what the
+	// planes need. dst must not overlap src or tmp.
+	MaxPool2D func(dst, src, tmp []float32, planes int, g *Pool2D)
+
+	// AvgPool2D is MaxPool2D with each output the sum of its in-plane
+	// taps (0 when there is none) times scale[oy*OW+ox] (the reciprocal
+	// of its divisor): scale holds at least OH×OW values. The order of
+	// the sum is the tier's own.
+	AvgPool2D func(dst, src, tmp, scale []float32, planes int, g *Pool2D)
+
+	// Gemv computes the dot products of the n rows of the row-major
+	// matrix w with each of m vectors (a fully connected layer on m
+	// inputs; see GemvBatch):
+	//
+	//	for v := 0; v < m; v++ {
+	//		for i := 0; i < n; i++ {
+	//			s := float32(0)
+	//			for p := 0; p < k; p++ {
+	//				s += w[i*ldw+p] * x[v*ldx+p]
+	//			}
+	//			y[v*ldy+i] = s
+	//		}
+	//	}
+	//
+	// Tiers multiply each weight they load with several vectors at once.
+	// The order in which each sum is taken, and whether it uses fused
+	// multiply-adds, is the tier's own and may depend on m, but not on how
+	// a caller cuts the rows into calls. It panics unless m, n, k >= 0,
+	// ldw >= k, and (when m, n > 0) ldy >= n and ldx >= k where m > 1,
+	// len(y) >= (m-1)*ldy+n, len(x) >= (m-1)*ldx+k, and (when k > 0 too)
+	// len(w) >= (n-1)*ldw+k. y must not overlap w or x.
+	Gemv func(y []float32, ldy int, w []float32, ldw int, x []float32, ldx int, m, n, k int)
+
+	// ScaleBiasAct applies a scale, a bias and an activation (a per-channel
+	// affine map: inference BatchNormalization, or a Mul and an Add by
+	// per-channel constants, with the activation that follows):
+	//
+	//	for i := range dst {
+	//		dst[i] = act.Apply(src[i]*scale + bias)
+	//	}
+	//
+	// Whether the multiply-add is fused is the tier's own. It panics unless
+	// len(src) >= len(dst). dst may be src (same start) but must not
+	// otherwise overlap it.
+	ScaleBiasAct func(dst, src []float32, scale, bias float32, act Act)
 }
 
 // ActKind selects a fused activation.
@@ -63,10 +125,14 @@ type ActKind int
 
 // Fused activations; Alpha and Beta give their parameters.
 const (
-	ActNone      ActKind = iota
-	ActRelu              // max(x, 0)
-	ActClip              // min(max(x, Alpha), Beta): ReLU6 is Clip(0, 6)
-	ActLeakyRelu         // x if x >= 0 else Alpha*x
+	ActNone        ActKind = iota
+	ActRelu                // max(x, 0)
+	ActClip                // min(max(x, Alpha), Beta): ReLU6 is Clip(0, 6)
+	ActLeakyRelu           // x if x >= 0 else Alpha*x
+	ActHardSigmoid         // max(0, min(1, Alpha*x + Beta))
+	ActHardSwish           // x * max(0, min(1, x/6 + 1/2))
+	ActSigmoid             // 1 / (1 + e^-x)
+	ActSiLU                // x * sigmoid(x) (Swish)
 )
 
 // Act is a fused activation with its parameters.
@@ -75,8 +141,10 @@ type Act struct {
 	Alpha, Beta float32
 }
 
-// Apply computes the activation of one value (the definition every kernel
-// must match).
+// Apply computes the activation of one value: the definition every kernel
+// must match, exactly for the piecewise-linear kinds and to a few ulps for
+// Sigmoid and SiLU, whose vector kernels approximate e^x in float32 (see
+// sigmoid.go for the measured bounds).
 func (a Act) Apply(x float32) float32 {
 	switch a.Kind {
 	case ActRelu:
@@ -94,8 +162,37 @@ func (a Act) Apply(x float32) float32 {
 		if x < 0 {
 			return a.Alpha * x
 		}
+	case ActHardSigmoid:
+		return hardSigmoid(x, a.Alpha, a.Beta)
+	case ActHardSwish:
+		return x * hardSigmoid(x, 1.0/6, 0.5)
+	case ActSigmoid:
+		return float32(sigmoid64(float64(x)))
+	case ActSiLU:
+		return float32(float64(x) * sigmoid64(float64(x)))
 	}
 	return x
+}
+
+// hardSigmoid is max(0, min(1, alpha*x + beta)), NaN passing through.
+func hardSigmoid(x, alpha, beta float32) float32 {
+	v := alpha*x + beta
+	if v < 0 {
+		return 0
+	}
+	if v > 1 {
+		return 1
+	}
+	return v
+}
+
+// sigmoid64 is 1/(1+e^-x) without overflow: e^-|x| never exceeds 1.
+func sigmoid64(x float64) float64 {
+	e := math.Exp(-math.Abs(x))
+	if x >= 0 {
+		return 1 / (1 + e)
+	}
+	return e / (1 + e)
 }
 
 // GemmKernel computes one MR×NR tile of C = A·B from packed panels:

@@ -57,6 +57,7 @@ type benchOpts struct {
 	reference              bool
 	profile                bool
 	cpuprofile             string
+	opt                    levelFlag
 }
 
 // shapeFlags collects repeated --shape values: DIMS for the inputs in order,
@@ -75,6 +76,7 @@ func benchFlags() (*flag.FlagSet, *benchOpts) {
 	fs.StringVar(&o.tier, "tier", "", "SIMD `tier` (generic, avx2, avx512, neon; default: the best this CPU has)")
 	fs.Var(&o.shapes, "shape", "input shape `[NAME=]D1,D2,...` (repeat for several inputs; needed for symbolic dimensions)")
 	fs.BoolVar(&o.reference, "reference", false, "time the reference interpreter (no plan, no fast kernels)")
+	fs.Var(&o.opt, "opt", optFlagUsage)
 	fs.BoolVar(&o.profile, "profile", false, "after the JSON line, print where the time goes: per op type and the slowest steps")
 	// Hidden (not in the usage text): a CPU profile of the timed runs.
 	fs.StringVar(&o.cpuprofile, "cpuprofile", "", "")
@@ -124,6 +126,7 @@ type benchResult struct {
 	Tier     string  `json:"tier"`
 	Warmup   int     `json:"warmup"`
 	Mode     string  `json:"mode,omitempty"`
+	Opt      string  `json:"opt"` // the graph optimization level
 }
 
 func bench(path string, o *benchOpts) (*benchResult, *benchProfile, error) {
@@ -144,7 +147,7 @@ func bench(path string, o *benchOpts) (*benchResult, *benchProfile, error) {
 	if threads == 0 {
 		threads = defaultThreads()
 	}
-	s, err := runtime.NewSession(m, &runtime.Options{Threads: threads, Tier: o.tier, Reference: o.reference})
+	s, err := runtime.NewSession(m, &runtime.Options{Threads: threads, Tier: o.tier, Reference: o.reference, Optimize: o.opt.level})
 	if err != nil {
 		return nil, nil, withPath(path, err, "runtime: ")
 	}
@@ -210,7 +213,7 @@ func bench(path string, o *benchOpts) (*benchResult, *benchProfile, error) {
 	res := &benchResult{
 		Model: path, Threads: threads, Iters: o.iters, Warmup: o.warmup,
 		MedianMS: round3(med), MinMS: round3(times[0]), MaxMS: round3(times[len(times)-1]),
-		Tier: tier,
+		Tier: tier, Opt: o.opt.String(),
 	}
 	if med > 0 {
 		res.GFLOPS = round3(flops / (med / 1e3) / 1e9)
@@ -404,7 +407,7 @@ func modelFLOPs(s *runtime.Session, shapes map[string][]int) (float64, map[strin
 		}
 		f := 0.0
 		switch n.Op {
-		case "Conv":
+		case "Conv", "FusedConv":
 			// Each output element sums C/group × kernel taps: W's shape
 			// without its first dimension.
 			f = 2 * float64(numel(y)) * float64(numel(b[1:]))

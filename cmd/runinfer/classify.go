@@ -66,6 +66,7 @@ type classifyOpts struct {
 	labelsFile string
 	jsonOut    bool
 	output     string
+	opt        levelFlag
 }
 
 func classifyFlags() (*flag.FlagSet, *classifyOpts) {
@@ -82,6 +83,7 @@ func classifyFlags() (*flag.FlagSet, *classifyOpts) {
 	fs.StringVar(&o.labelsFile, "labels", "", "read class names from `FILE`, one per line")
 	fs.BoolVar(&o.jsonOut, "json", false, "print one JSON document instead of text")
 	fs.StringVar(&o.output, "output", "", "the model output holding the class scores (default: the first)")
+	fs.Var(&o.opt, "opt", optFlagUsage)
 	return fs, o
 }
 
@@ -217,7 +219,7 @@ func newClassifier(modelPath string, o *classifyOpts) (*classifier, error) {
 		}
 	}
 
-	_, sess, err := openSession(modelPath)
+	_, sess, err := openSession(modelPath, &runtime.Options{Optimize: o.opt.level})
 	if err != nil {
 		return nil, err
 	}

@@ -8,12 +8,15 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/runinfer/runinfer/graphopt"
 	"github.com/runinfer/runinfer/ir"
 	"github.com/runinfer/runinfer/onnx"
+	"github.com/runinfer/runinfer/runtime"
 )
 
 func infoUsage(w io.Writer) {
 	fmt.Fprint(w, `usage: runinfer info MODEL
+       runinfer info --graph [--opt LEVEL] MODEL
        runinfer info --ops
        runinfer info --cpu
 
@@ -23,6 +26,13 @@ parameter count (elements of all initializers) and a histogram of its
 operators, most frequent first. Operators are counted as imported: forms of
 older opsets appear rewritten to their opset-21 equivalents (Upsample as
 Resize, for example), and model-local functions inlined.
+
+--graph prints the graph runinfer runs instead: the model optimized at
+--opt LEVEL (none, basic or all; default all, as a session does), one line
+per node: op, node name, inputs -> outputs, each value with its type and
+shape where static inference resolves it (? for a dimension that depends on
+a symbolic one). Fused nodes read runinfer.FusedConv+Add+Relu and the like:
+a Conv with its residual Add and activation.
 
 --ops lists the operators runinfer can import and run (default ONNX domain).
 
@@ -36,6 +46,9 @@ func infoCmd(args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("info")
 	listOps := fs.Bool("ops", false, "list the supported operators instead of describing a model")
 	showCPU := fs.Bool("cpu", false, "describe the CPU and the SIMD tier in force instead of a model")
+	showGraph := fs.Bool("graph", false, "print the optimized graph, one line per node")
+	var level levelFlag
+	fs.Var(&level, "opt", "with --graph: optimization `LEVEL` (none, basic or all)")
 	pos, err := parseArgs(fs, args)
 	if errors.Is(err, flag.ErrHelp) {
 		infoUsage(stdout)
@@ -65,8 +78,81 @@ func infoCmd(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return report(stderr, "info", err)
 	}
+	if *showGraph {
+		if err := writeGraph(stdout, m, level.level); err != nil {
+			return report(stderr, "info", withPath(pos[0], err, "runtime: "))
+		}
+		return exitOK
+	}
 	writeInfo(stdout, pos[0], m)
 	return exitOK
+}
+
+// writeGraph prints the model's graph optimized at level, one line per node
+// with the value shapes static inference resolves.
+func writeGraph(w io.Writer, m *ir.Model, level graphopt.Level) error {
+	g := m.Graph.Clone()
+	if err := runtime.Optimize(g, level, false); err != nil {
+		return err
+	}
+	shapes, err := runtime.GraphShapes(g)
+	if err != nil {
+		shapes = nil // printed without shapes
+	}
+	val := func(name string) string {
+		if name == "" {
+			return "-"
+		}
+		if vt, ok := shapes[name]; ok {
+			dims := make([]string, len(vt.Shape))
+			for i, d := range vt.Shape {
+				dims[i] = "?"
+				if d >= 0 {
+					dims[i] = fmt.Sprint(d)
+				}
+			}
+			return name + "[" + strings.Join(dims, ",") + "]"
+		}
+		return name
+	}
+	list := func(names []string) string {
+		parts := make([]string, len(names))
+		for i, n := range names {
+			parts[i] = val(n)
+		}
+		return strings.Join(parts, ", ")
+	}
+	lvl := level
+	if lvl == graphopt.Default {
+		lvl = graphopt.All
+	}
+	fmt.Fprintf(w, "graph %q at level %v: %d nodes (%d as imported)\n", g.Name, lvl, len(g.Nodes), len(m.Graph.Nodes))
+	for _, vi := range g.Inputs {
+		fmt.Fprintf(w, "input  %s %v%v\n", vi.Name, vi.DType, vi.Shape)
+	}
+	for _, n := range g.Nodes {
+		op := n.Op
+		if n.Domain != "" && n.Domain != "ai.onnx" {
+			op = n.Domain + "." + n.Op
+		}
+		if n.Domain == graphopt.Domain && n.Op == graphopt.FusedConv {
+			if n.Input(3) != "" {
+				op += "+Add" // the residual Z
+			}
+			if a := n.AttrString("activation", ""); a != "" {
+				op += "+" + a
+			}
+		}
+		name := n.Name
+		if name == "" {
+			name = "-"
+		}
+		fmt.Fprintf(w, "%-24s %-20s %s -> %s\n", op, name, list(n.Inputs), list(n.Outputs))
+	}
+	for _, vi := range g.Outputs {
+		fmt.Fprintf(w, "output %s\n", val(vi.Name))
+	}
+	return nil
 }
 
 func writeInfo(w io.Writer, path string, m *ir.Model) {

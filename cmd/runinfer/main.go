@@ -42,6 +42,9 @@ func init() {
 		{"run", "MODEL IN.pb... -o DIR", "run a model on ONNX TensorProto files, write output_<i>.pb", runCmd, runUsage},
 		{"info", "MODEL | --ops | --cpu", "describe a model (inputs, outputs, opsets, ops), supported ops, or the CPU", infoCmd, infoUsage},
 		{"bench", "MODEL", "time a model on random inputs; print one JSON line", benchCmd, benchUsage},
+		{"opt", "MODEL -o OUT.onnx", "optimize a model's graph; write it as standard ONNX", optCmd, optUsage},
+		{"fcn", "MODEL IMAGE -o PNG", "score every crop of a photo in one pass; heat map of a class", fcnCmd, fcnUsage},
+		{"summary", "MODEL", "per layer: op, output shape, parameters, MACs, receptive field", summaryCmd, summaryUsage},
 		{"version", "", "print the version", versionCmd, nil},
 		{"help", "[COMMAND]", "show this help, or a command's", helpCmd, nil},
 	}

@@ -42,13 +42,13 @@ func loadModel(path string) (*ir.Model, error) {
 	return m, nil
 }
 
-// openSession loads a model and prepares a session for it.
-func openSession(path string) (*ir.Model, *runtime.Session, error) {
+// openSession loads a model and prepares a session for it (opts may be nil).
+func openSession(path string, opts *runtime.Options) (*ir.Model, *runtime.Session, error) {
 	m, err := loadModel(path)
 	if err != nil {
 		return nil, nil, err
 	}
-	s, err := runtime.NewSession(m, nil)
+	s, err := runtime.NewSession(m, opts)
 	if err != nil {
 		return nil, nil, withPath(path, err, "runtime: ")
 	}

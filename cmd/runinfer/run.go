@@ -9,8 +9,10 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/runinfer/runinfer/graphopt"
 	"github.com/runinfer/runinfer/ir"
 	"github.com/runinfer/runinfer/onnx"
+	"github.com/runinfer/runinfer/runtime"
 )
 
 func runUsage(w io.Writer) {
@@ -25,18 +27,20 @@ file feeds the input at its own position in the argument list.
 
 Flags:
 `)
-	fs, _ := runFlags()
+	fs, _, _ := runFlags()
 	printDefaults(w, fs)
 }
 
-func runFlags() (*flag.FlagSet, *string) {
+func runFlags() (*flag.FlagSet, *string, *levelFlag) {
 	fs := newFlagSet("run")
 	out := fs.String("o", "", "write output_<i>.pb files to `DIR` (created if missing; required)")
-	return fs, out
+	level := &levelFlag{}
+	fs.Var(level, "opt", optFlagUsage)
+	return fs, out, level
 }
 
 func runCmd(args []string, stdout, stderr io.Writer) int {
-	fs, outDir := runFlags()
+	fs, outDir, level := runFlags()
 	pos, err := parseArgs(fs, args)
 	if errors.Is(err, flag.ErrHelp) {
 		runUsage(stdout)
@@ -51,17 +55,17 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return report(stderr, "run", err)
 	}
-	if err := runModel(pos[0], pos[1:], *outDir, stdout); err != nil {
+	if err := runModel(pos[0], pos[1:], *outDir, level.level, stdout); err != nil {
 		return report(stderr, "run", err)
 	}
 	return exitOK
 }
 
-func runModel(modelPath string, inFiles []string, outDir string, stdout io.Writer) error {
+func runModel(modelPath string, inFiles []string, outDir string, level graphopt.Level, stdout io.Writer) error {
 	if st, err := os.Stat(outDir); err == nil && !st.IsDir() {
 		return usagef("-o %s: not a directory", outDir)
 	}
-	_, sess, err := openSession(modelPath)
+	_, sess, err := openSession(modelPath, &runtime.Options{Optimize: level})
 	if err != nil {
 		return err
 	}

@@ -45,6 +45,8 @@ var shipped = []unit{
 	{"f32_gemm_" + avx512Gemm.shape() + "_avx512", func(c *build.Context) { gemm(c, avx512Gemm) }},
 	{"f32_biasact_avx2", func(c *build.Context) { biasAct(c, avx2) }},
 	{"f32_biasact_avx512", func(c *build.Context) { biasAct(c, avx512) }},
+	{"f32_scalebias_avx2", func(c *build.Context) { scaleBias(c, avx2) }},
+	{"f32_scalebias_avx512", func(c *build.Context) { scaleBias(c, avx512) }},
 	{"f32_addto_avx2", func(c *build.Context) { addTo(c, avx2) }},
 	{"f32_addto_avx512", func(c *build.Context) { addTo(c, avx512) }},
 	{"f32_dwconv_avx2", func(c *build.Context) { dwconv(c, avx2) }},
@@ -53,6 +55,12 @@ var shipped = []unit{
 	{"f32_gather_avx512", func(c *build.Context) { gather(c, avx512, 1); gather(c, avx512, 2) }},
 	{"f32_fmapeak_avx2", func(c *build.Context) { fmaPeak(c, avx2) }},
 	{"f32_fmapeak_avx512", func(c *build.Context) { fmaPeak(c, avx512) }},
+	{"f32_wino_avx2", winoUnit(avx2)},
+	{"f32_wino_avx512", winoUnit(avx512)},
+	{"f32_pool2d_avx2", func(c *build.Context) { pools(c, avx2) }},
+	{"f32_pool2d_avx512", func(c *build.Context) { pools(c, avx512) }},
+	{"f32_gemv_4xm_avx2", func(c *build.Context) { gemvs(c, avx2Gemvs) }},
+	{"f32_gemv_4xm_avx512", func(c *build.Context) { gemvs(c, avx512Gemvs) }},
 }
 
 func main() {
