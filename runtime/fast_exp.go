@@ -27,12 +27,13 @@ const (
 // to degree 8 (relative error below 1e-9 for |r| <= 0.35), times 2^n. NaN
 // gives NaN, ±Inf give +Inf and 0.
 func exp64(t float64) float64 {
-	switch {
-	case t != t:
-		return t
-	case t > expHigh:
-		return math.Inf(1)
-	case t < expLow:
+	if !(t >= expLow && t <= expHigh) { // one test on the common path
+		switch {
+		case t != t:
+			return t
+		case t > expHigh:
+			return math.Inf(1)
+		}
 		return 0
 	}
 	// n = round(t/ln2): adding and subtracting 1.5·2^52 rounds to an
@@ -41,9 +42,12 @@ func exp64(t float64) float64 {
 	n := (t*log2e + shifter) - shifter
 	r := t - n*ln2
 	p := 1 + r*(1+r*(1.0/2+r*(1.0/6+r*(1.0/24+r*(1.0/120+r*(1.0/720+r*(1.0/5040+r*(1.0/40320))))))))
-	// 2^n in two factors: n may be below float64's smallest normal
-	// exponent (-1022) down to -1075.
 	ni := int64(n)
+	if ni >= -1022 && ni <= 1023 {
+		return p * math.Float64frombits(uint64(ni+1023)<<52)
+	}
+	// 2^n in two factors: n may be below float64's smallest normal
+	// exponent (-1022), down to -1075, or 1024 just below the overflow.
 	h := ni / 2
 	return p * math.Float64frombits(uint64(h+1023)<<52) * math.Float64frombits(uint64(ni-h+1023)<<52)
 }

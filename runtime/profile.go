@@ -7,6 +7,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/runinfer/runinfer/ir"
 )
 
 // Profile collects the wall time of every step of planned runs: attach it
@@ -27,6 +29,7 @@ type Profile struct {
 // node with the nodes fused into its epilogue.
 type StepTime struct {
 	Nodes  []string // the step's node names, the fused ones after the first
+	Values []string // each of those nodes' first output (unique, unlike names)
 	Op     string   // the op, with fused ops appended: "Conv+Add+Relu"
 	Kernel string   // how it ran: a fast kernel's name, "reference", "alias" or "dynamic"
 	Shape  []int    // the first output's shape
@@ -62,6 +65,7 @@ func (p *Profile) Steps() []StepTime {
 	out := make([]StepTime, len(p.steps))
 	for i, s := range p.steps {
 		s.Nodes = slices.Clone(s.Nodes)
+		s.Values = slices.Clone(s.Values)
 		s.Shape = slices.Clone(s.Shape)
 		out[i] = s
 	}
@@ -103,15 +107,24 @@ func (p *Profile) record(pl *plan, durs []time.Duration) {
 func (pl *plan) stepTime(st *step) StepTime {
 	ops := []string{opLabel(st.node)}
 	names := []string{st.node.Name}
+	values := []string{firstOutput(st.node)}
 	for _, f := range st.fused {
 		ops = append(ops, f.Op)
 		names = append(names, f.Name)
+		values = append(values, firstOutput(f))
 	}
 	var shape []int
 	if len(st.out) > 0 && st.out[0] >= 0 {
 		shape = slices.Clone(pl.values[st.out[0]].shape)
 	}
-	return StepTime{Nodes: names, Op: strings.Join(ops, "+"), Kernel: st.kernelName(), Shape: shape}
+	return StepTime{Nodes: names, Values: values, Op: strings.Join(ops, "+"), Kernel: st.kernelName(), Shape: shape}
+}
+
+func firstOutput(n *ir.Node) string {
+	if len(n.Outputs) == 0 {
+		return ""
+	}
+	return n.Outputs[0]
 }
 
 // kernelName says how a step runs: a fast kernel's own name when it has
@@ -122,7 +135,7 @@ func (st *step) kernelName() string {
 		if n, ok := st.k.(interface{ name() string }); ok {
 			return n.name()
 		}
-		s := strings.TrimPrefix(fmt.Sprintf("%T", st.k), "*runtime.")
+		s := strings.TrimPrefix(strings.TrimPrefix(fmt.Sprintf("%T", st.k), "*"), "runtime.")
 		return strings.TrimPrefix(s, "fast")
 	case stepAlias:
 		return "alias"

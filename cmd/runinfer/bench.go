@@ -383,7 +383,8 @@ func randomTensor(rng *rand.Rand, dt ir.DType, shape []int) (*ir.Tensor, error) 
 }
 
 // modelFLOPs counts 2 × the multiply-adds of the Conv, ConvTranspose, Gemm
-// and MatMul nodes for the given input shapes: in all, and per node name.
+// and MatMul nodes for the given input shapes: in all, and per node (keyed
+// by its first output, which unlike a name is always present and unique).
 func modelFLOPs(s *runtime.Session, shapes map[string][]int) (float64, map[string]float64, error) {
 	types, err := s.InferShapes(shapes)
 	if err != nil {
@@ -424,8 +425,8 @@ func modelFLOPs(s *runtime.Session, shapes map[string][]int) (float64, map[strin
 			f = 2 * float64(numel(y)) * float64(a[len(a)-1])
 		}
 		total += f
-		if f > 0 && n.Name != "" {
-			perNode[n.Name] += f
+		if f > 0 {
+			perNode[n.Outputs[0]] += f
 		}
 	}
 	return total, perNode, nil

@@ -131,8 +131,9 @@ func TestModelFLOPsCountsConvGemmAndMatMul(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if perNode["conv"] != 2*2*256*27 || perNode["fc"] != 2*2*10*256 {
-		t.Errorf("per-node FLOPs %v: want conv %d, fc %d", perNode, 2*2*256*27, 2*2*10*256)
+	// Keyed by each node's first output: the MatMul has no name.
+	if perNode["c"] != 2*2*256*27 || perNode["g"] != 2*2*10*256 || perNode["y"] != 2*2*7*10 {
+		t.Errorf("per-node FLOPs %v: want c %d, g %d, y %d", perNode, 2*2*256*27, 2*2*10*256, 2*2*7*10)
 	}
 	// Per image: conv 4·8·8 outputs × 27 taps, depthwise 4·8·8 × 9,
 	// Gemm 10 × 256, MatMul 7 × 10; two multiply-add FLOPs each, 2 images.
@@ -153,7 +154,7 @@ func TestBenchProfilePrintsWhereTheTimeGoes(t *testing.T) {
 	if err := json.Unmarshal([]byte(first), &res); err != nil {
 		t.Fatalf("first line is not the JSON result: %v: %q", err, first)
 	}
-	for _, want := range []string{"2 runs", "op", "GFLOP/s", "slowest", "Gemm", "[1,4,8,8]", "conv", "dw", "fc"} {
+	for _, want := range []string{"2 runs", "op", "GFLOP/s", "slowest", "Gemm", "[1,4,8,8]", "conv", "dw", "fc", "(y)"} {
 		if !strings.Contains(rest, want) {
 			t.Errorf("profile lacks %q:\n%s", want, rest)
 		}

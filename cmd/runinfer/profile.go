@@ -16,7 +16,7 @@ import (
 // timed runs and the arithmetic of each Conv/Gemm/MatMul node.
 type benchProfile struct {
 	prof     *runtime.Profile
-	flops    map[string]float64 // per node name
+	flops    map[string]float64 // per node, by its first output
 	medianMS float64
 }
 
@@ -41,8 +41,8 @@ func printProfile(w io.Writer, bp *benchProfile) {
 	}
 	stepFLOPs := func(s runtime.StepTime) float64 {
 		f := 0.0
-		for _, n := range s.Nodes {
-			f += bp.flops[n]
+		for _, v := range s.Values {
+			f += bp.flops[v]
 		}
 		return f
 	}
@@ -99,7 +99,16 @@ func printProfile(w io.Writer, bp *benchProfile) {
 	for _, i := range order {
 		s := steps[i]
 		fmt.Fprintf(tw, "%.3f\t%.1f\t%s\t%s\t%s\t%s\t%s\n", ms[i], 100*ms[i]/total, gflops(stepFLOPs(s), ms[i]),
-			s.Op, s.Kernel, ir.FormatShape(s.Shape), s.Nodes[0])
+			s.Op, s.Kernel, ir.FormatShape(s.Shape), stepName(s))
 	}
 	tw.Flush()
+}
+
+// stepName names a step by its first node's name, or its output when the
+// node has no name.
+func stepName(s runtime.StepTime) string {
+	if s.Nodes[0] != "" {
+		return s.Nodes[0]
+	}
+	return "(" + s.Values[0] + ")"
 }
