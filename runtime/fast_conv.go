@@ -82,6 +82,7 @@ func simdAct(a fusedAct) (simd.Act, bool) {
 // fastConv runs a prepared convolution with its fused epilogue.
 type fastConv struct {
 	pc       *simd.PreparedConv
+	gemv     *convGemv // instead of pc: a 1×1 convolution of 1×1 maps
 	act      simd.Act
 	residual bool // the last input is added before the activation
 	// post, when set, is a FusedConv activation simd has no kind for,
@@ -122,6 +123,13 @@ func chooseConv(pc *planCtx, n *ir.Node, in, out []*planValue) (fastKernel, erro
 	if oh, ow := p.OutSize(); oh != g.out[0] || ow != g.out[1] {
 		return nil, nil
 	}
+	if batch := x.shape[0]; p.H == 1 && p.W == 1 && p.KH == 1 && p.KW == 1 && p.Group == 1 && batch <= gemvMaxM &&
+		p.PadTop == 0 && p.PadLeft == 0 && p.PadBottom == 0 && p.PadRight == 0 {
+		// A 1×1 convolution of a 1×1 map (a squeeze-excitation gate,
+		// a classifier after global pooling) is a fully connected
+		// layer: M×C weights, row-major as they are.
+		return &fastConv{gemv: &convGemv{w: w.konst.F32(), bias: bias, batch: batch, m: p.M, c: p.C}}, nil
+	}
 	v, err := pc.prepare(prepKey{node: n, kind: "conv", h: p.H, w: p.W}, func() (any, error) {
 		return pc.ex.kern.PrepareConv(p, w.konst.F32(), bias)
 	})
@@ -132,12 +140,32 @@ func chooseConv(pc *planCtx, n *ir.Node, in, out []*planValue) (fastKernel, erro
 	return &fastConv{pc: v.(*simd.PreparedConv)}, nil
 }
 
+// convGemv is a 1×1 convolution of 1×1 maps as matrix-vector products:
+// y[n,m] = Σ_c w[m,c]·x[n,c] + bias[m] for batch ≤ gemvMaxM images.
+type convGemv struct {
+	w, bias     []float32 // the constant M×C weights and the bias (or nil)
+	batch, m, c int
+}
+
 func (k *fastConv) run(rc *runCtx, in, out []*ir.Tensor) error {
 	var res []float32
 	if k.residual {
 		res = in[len(in)-1].F32()
 	}
-	if err := k.pc.Run(in[0].F32(), out[0].F32(), res, k.act, rc.pool); err != nil {
+	if g := k.gemv; g != nil {
+		x, y := in[0].F32(), out[0].F32()
+		if res == nil {
+			rc.kern.GemvBatch(y, g.m, g.w, g.c, x, g.c, g.batch, g.m, g.c, 1, simd.Epilogue{Bias: g.bias, Act: k.act}, rc.pool)
+		} else {
+			// The residual comes before the activation: bias first,
+			// then the sum, then the activation.
+			rc.kern.GemvBatch(y, g.m, g.w, g.c, x, g.c, g.batch, g.m, g.c, 1, simd.Epilogue{Bias: g.bias}, rc.pool)
+			rc.kern.AddTo(y, res)
+			if k.act.Kind != simd.ActNone {
+				rc.kern.BiasAct(y, 0, k.act)
+			}
+		}
+	} else if err := k.pc.Run(in[0].F32(), out[0].F32(), res, k.act, rc.pool); err != nil {
 		return err
 	}
 	if k.post != nil {
@@ -148,6 +176,14 @@ func (k *fastConv) run(rc *runCtx, in, out []*ir.Tensor) error {
 		}
 	}
 	return nil
+}
+
+// name is the step's kernel in profiles: "conv-" and the algorithm.
+func (k *fastConv) name() string {
+	if k.gemv != nil {
+		return "conv-gemv"
+	}
+	return "conv-" + k.pc.Algorithm()
 }
 
 func (k *fastConv) withAct(a simd.Act) fastKernel {

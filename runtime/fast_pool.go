@@ -99,6 +99,7 @@ func (k *fastPool2D) part(rc *runCtx, i int) {
 
 // fastGlobalAvg is GlobalAveragePool: the mean of every N×C plane.
 type fastGlobalAvg struct {
+	ones                  []float32 // size ones (nil when planes are empty)
 	planes, size          int
 	planesPerItem, nItems int
 }
@@ -111,11 +112,26 @@ func chooseGlobalAvg(_ *planCtx, _ *ir.Node, in, out []*planValue) (fastKernel, 
 	k := &fastGlobalAvg{planes: x.shape[0] * x.shape[1], size: prod(x.shape[2:])}
 	k.planesPerItem = max(1, elemChunk/max(1, k.size))
 	k.nItems = (k.planes + k.planesPerItem - 1) / k.planesPerItem
+	if k.size > 0 {
+		k.ones = make([]float32, k.size)
+		for i := range k.ones {
+			k.ones[i] = 1
+		}
+	}
 	return k, nil
 }
 
+// run computes the planes' sums as dot products with a vector of ones
+// (Kernels.GemvBatch: vectorized, several planes streamed at once, split
+// over the threads), scaled by 1/size; empty planes give NaN (0/0) in
+// part.
 func (k *fastGlobalAvg) run(rc *runCtx, in, out []*ir.Tensor) error {
-	rc.f[0], rc.f[1] = in[0].F32(), out[0].F32()
+	x, y := in[0].F32(), out[0].F32()
+	if k.ones != nil {
+		rc.kern.GemvBatch(y, k.planes, x, k.size, k.ones, k.size, 1, k.planes, k.size, 1/float32(k.size), simd.Epilogue{}, rc.pool)
+		return nil
+	}
+	rc.f[0], rc.f[1] = x, y
 	rc.parallel(k.nItems, k)
 	return nil
 }

@@ -478,6 +478,19 @@ func (k *Kernels) PrepareConv(p ConvParams, w, bias []float32) (*PreparedConv, e
 // Params returns the normalized parameters.
 func (pc *PreparedConv) Params() ConvParams { return pc.p }
 
+// Algorithm names how the convolution runs: "winograd-f2" or
+// "winograd-f4" (F(2×2,3×3), F(4×4,3×3)), "depthwise", or "gemm" (the
+// implicit GEMM, per group).
+func (pc *PreparedConv) Algorithm() string {
+	switch {
+	case pc.wino != nil:
+		return fmt.Sprintf("winograd-f%d", pc.wino.m)
+	case pc.depthwise:
+		return "depthwise"
+	}
+	return "gemm"
+}
+
 // errConvSize is wrapped by Run's size errors.
 var errConvSize = errors.New("conv: buffer size mismatch")
 
