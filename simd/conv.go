@@ -83,7 +83,7 @@ func (p ConvParams) normalize() (ConvParams, error) {
 			return p, fmt.Errorf("conv: %s = %d is out of range [%d, %d]", f.name, f.v, f.min, convFieldLimit)
 		}
 	}
-	if p.Algo < ConvAuto || p.Algo > ConvWinograd4 {
+	if p.Algo < ConvAuto || p.Algo > ConvGrouped {
 		return p, fmt.Errorf("conv: unknown algorithm %v", p.Algo)
 	}
 	if (p.Algo == ConvWinograd2 || p.Algo == ConvWinograd4) && !winoEligible(&p) {
@@ -91,6 +91,9 @@ func (p ConvParams) normalize() (ConvParams, error) {
 	}
 	if p.C%p.Group != 0 || p.M%p.Group != 0 {
 		return p, fmt.Errorf("conv: %d input and %d output channels must both be divisible by group %d", p.C, p.M, p.Group)
+	}
+	if p.Algo == ConvGrouped && !groupedEligible(&p) {
+		return p, fmt.Errorf("conv: %v needs several groups and is not for depthwise convolutions", p.Algo)
 	}
 	if !mulLimit(p.KH, p.DilH) || !mulLimit(p.KW, p.DilW) {
 		return p, fmt.Errorf("conv: dilated kernel %d×%d with dilations %d, %d is too large", p.KH, p.KW, p.DilH, p.DilW)
@@ -393,6 +396,8 @@ type PreparedConv struct {
 	bias      []float32  // len M, or nil
 	depthwise bool
 	wino      *winoConv // set when Winograd computes it (winograd.go)
+	grouped   bool      // the grouped direct kernel (conv_grouped.go)
+	grOffs    []int     // its taps: every channel of a group, every kernel tap
 
 	// Depthwise (see depthwiseTask): DWConv reads a channel's input as
 	// its phase planes (dwPrepass; chanStride floats in the workspace per
@@ -462,6 +467,10 @@ func (k *Kernels) PrepareConv(p ConvParams, w, bias []float32) (*PreparedConv, e
 			return nil, fmt.Errorf("conv: sizes %d×%d×%d → %d are too large for %v", p.C, p.H, p.W, p.M, p.Algo)
 		}
 	}
+	if p.Algo == ConvGrouped || (p.Algo == ConvAuto && groupedChoose(&p)) {
+		pc.prepareGrouped(w)
+		return pc, nil
+	}
 	if p.Group == p.C && p.M == p.C {
 		pc.depthwise = true
 		pc.dw = append([]float32(nil), w...)
@@ -479,14 +488,16 @@ func (k *Kernels) PrepareConv(p ConvParams, w, bias []float32) (*PreparedConv, e
 func (pc *PreparedConv) Params() ConvParams { return pc.p }
 
 // Algorithm names how the convolution runs: "winograd-f2" or
-// "winograd-f4" (F(2×2,3×3), F(4×4,3×3)), "depthwise", or "gemm" (the
-// implicit GEMM, per group).
+// "winograd-f4" (F(2×2,3×3), F(4×4,3×3)), "depthwise", "grouped" (the
+// grouped direct kernel), or "gemm" (the implicit GEMM, per group).
 func (pc *PreparedConv) Algorithm() string {
 	switch {
 	case pc.wino != nil:
 		return fmt.Sprintf("winograd-f%d", pc.wino.m)
 	case pc.depthwise:
 		return "depthwise"
+	case pc.grouped:
+		return "grouped"
 	}
 	return "gemm"
 }
@@ -527,6 +538,10 @@ func (pc *PreparedConv) Run(x, y, residual []float32, act Act, par Parallel) err
 	j := getJob(pc.k)
 	j.conv = convProblem{pc: pc, x: x, y: y, res: residual, act: act, batch: batch}
 	switch {
+	case pc.grouped:
+		// A task per group of each image.
+		j.phase = jobGrouped
+		forEach(par, batch*p.Group, j.run)
 	case pc.depthwise:
 		// Tasks of group channels of one image; threaded, at least 4
 		// tasks per thread.

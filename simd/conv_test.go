@@ -75,8 +75,13 @@ func convCases() []convCase {
 		with(cc(3, 9, 10, 3, 3, 1, 1), func(c *convCase) { c.Group, c.SW = 3, 3 }),
 		with(cc(3, 9, 9, 3, 3, 1, 1), func(c *convCase) { c.Group, c.N, c.DW = 3, 2, 2 }),
 		with(cc(2, 8, 8, 2, 3, 2, 0), func(c *convCase) { c.Group, c.PT, c.PL, c.PB, c.PR = 2, 1, 0, 0, 1 }),
-		// Depthwise with a channel multiplier: GEMM path.
+		// Depthwise with a channel multiplier: GEMM path (and grouped).
 		with(cc(3, 8, 8, 6, 3, 1, 1), func(c *convCase) { c.Group = 3 }),
+		// ResNeXt-like groups (GEMM and grouped direct paths).
+		with(cc(16, 9, 9, 16, 3, 1, 1), func(c *convCase) { c.Group = 4 }),
+		with(cc(32, 11, 10, 32, 3, 2, 1), func(c *convCase) { c.Group = 8 }),
+		with(cc(8, 7, 7, 4, 3, 1, 0), func(c *convCase) { c.Group = 4 }),
+		with(cc(12, 6, 9, 24, 1, 1, 0), func(c *convCase) { c.Group, c.N = 3, 2 }),
 	}
 	r := rand.New(rand.NewPCG(11, 13))
 	for i := 0; i < 24; i++ {
@@ -131,16 +136,25 @@ func TestConv(t *testing.T) {
 				// Every way of reading the image must be exercised.
 				seen := map[string]bool{}
 				defer func() {
-					for _, m := range []string{"pointwise", "wide", "wide-direct", "segment", "depthwise", "depthwise3x3"} {
+					for _, m := range []string{"pointwise", "wide", "wide-direct", "segment", "depthwise", "depthwise3x3", "grouped"} {
 						if !seen[m] {
 							t.Errorf("no case took the %s path", m)
 						}
 					}
 				}()
-				for i, c := range cases {
+				for ci := 0; ci < 2*len(cases); ci++ {
+					// Every case on the default path, then the grouped
+					// ones again forced onto the grouped direct kernel.
+					i, cp := ci%len(cases), cases[ci%len(cases)].params()
+					if ci >= len(cases) {
+						if cp.Algo = ConvGrouped; !groupedEligible(&cp) {
+							continue
+						}
+					}
+					c := cases[i]
 					d := &data[i]
 					act := testActs[i%len(testActs)]
-					pc, err := k.PrepareConv(c.params(), d.w, d.bias)
+					pc, err := k.PrepareConv(cp, d.w, d.bias)
 					if err != nil {
 						t.Fatalf("%v: %v", c, err)
 					}
@@ -148,7 +162,7 @@ func TestConv(t *testing.T) {
 					xc := append([]float32(nil), d.x...)
 					var first []float32
 					for pi, par := range pools {
-						what := fmt.Sprintf("%s %v act=%v res=%v bias=%v threads=%d", k.Gemm.ID, c, act, d.res != nil, d.bias != nil, testThreads[pi])
+						what := fmt.Sprintf("%s %v %s act=%v res=%v bias=%v threads=%d", k.Gemm.ID, c, pathOf(pc), act, d.res != nil, d.bias != nil, testThreads[pi])
 						y, all := guarded(len(d.want))
 						if err := pc.Run(d.x, y, d.res, act, par); err != nil {
 							t.Fatalf("%s: %v", what, err)
@@ -263,6 +277,8 @@ func TestConvPackB(t *testing.T) {
 func pathOf(pc *PreparedConv) string {
 	g := &pc.g
 	switch {
+	case pc.grouped:
+		return "grouped"
 	case pc.depthwise && g.kh == 3 && g.kw == 3 && g.dh == 1 && g.dw == 1 && g.sw <= 2:
 		return "depthwise3x3"
 	case pc.depthwise:

@@ -451,6 +451,7 @@ const (
 	jobPack = iota
 	jobGemm
 	jobDepthwise
+	jobGrouped
 	jobPrepass
 )
 
@@ -500,6 +501,8 @@ func (j *gemmJob) runTasks(lo, hi int) {
 			j.gemmTask(ws, t)
 		case jobDepthwise:
 			j.conv.depthwiseTask(ws, t)
+		case jobGrouped:
+			j.conv.groupedTask(ws, t)
 		case jobPrepass:
 			j.conv.prepassTask(t)
 		}

@@ -69,6 +69,11 @@ const (
 	// stride 1, dilation 1 and one group.
 	ConvWinograd2
 	ConvWinograd4
+	// ConvGrouped forces the grouped direct kernel (conv_grouped.go);
+	// PrepareConv fails unless the convolution has several groups and is
+	// not depthwise. Auto takes it when a group has fewer output channels
+	// than a GEMM tile has rows.
+	ConvGrouped
 )
 
 func (a ConvAlgo) String() string {
@@ -81,6 +86,8 @@ func (a ConvAlgo) String() string {
 		return "winograd-2x2"
 	case ConvWinograd4:
 		return "winograd-4x4"
+	case ConvGrouped:
+		return "grouped"
 	}
 	return fmt.Sprintf("ConvAlgo(%d)", int(a))
 }
