@@ -52,9 +52,10 @@ func forEach(par Parallel, n int, body func(lo, hi int)) {
 // concurrent use by many goroutines (several sessions may share one), and a
 // body may itself call For on the same Pool.
 //
-// Work is handed out one index at a time from an atomic counter, so
-// threads that start late or run slowly take fewer pieces. A body must not
-// panic: a panic on a worker goroutine ends the process.
+// Work is handed out in small runs of indices (see poolGrain) from an
+// atomic counter, so threads that start late or run slowly take fewer
+// pieces. A body must not panic: a panic on a worker goroutine ends the
+// process.
 type Pool struct {
 	threads int
 	workers []poolWorker
@@ -80,6 +81,26 @@ var parkedJob = new(poolJob)
 // poolSpin is how long an idle worker polls for work before it parks.
 const poolSpin = 200 * time.Microsecond
 
+// waitMin is the least time For spins for the workers' last runs before
+// it blocks.
+const waitMin = 20 * time.Microsecond
+
+// spinCheck is how many polls a spin loop makes between looking at the
+// clock and yielding.
+const spinCheck = 16
+
+// spinYield is called by spin loops every spinCheck polls. It lets a
+// goroutine sharing our P run (runtime.Gosched), and gives the OS thread's
+// CPU to any thread waiting for it (osYield): when the machine's CPUs are
+// oversubscribed, by other processes or by more Pools than cores, a
+// spinning thread would otherwise hold a CPU that the thread doing the
+// work it waits for (or the caller's serial work) needs, and make a
+// parallel loop slower than a serial one.
+func spinYield() {
+	runtime.Gosched()
+	osYield()
+}
+
 // poolJob is one For call. refs counts the goroutines that may still touch
 // it (the caller and every worker it was handed to); the last to let go
 // returns it to the Pool's free list.
@@ -87,10 +108,27 @@ type poolJob struct {
 	pool     *Pool
 	body     func(lo, hi int)
 	n        int64
-	next     atomic.Int64 // next index to hand out
-	done     atomic.Int64 // indices finished
-	refs     atomic.Int32
+	grain    int64         // indices handed out at a time
 	finished chan struct{} // receives once, when done reaches n
+	// The counters every thread updates sit on cache lines of their own,
+	// away from the fields above that every thread reads.
+	_    [64]byte
+	next atomic.Int64 // next index to hand out
+	_    [56]byte
+	done atomic.Int64 // indices finished
+	refs atomic.Int32
+	_    [52]byte
+}
+
+// poolGrain is the number of indices a thread takes at a time from a For
+// of n indices on threads goroutines: about 8 runs per thread, so that a
+// loop of many tiny bodies (a Winograd transform per channel) does not
+// pay an atomic operation on a shared cache line per index, while the
+// last runs are small enough to even out the threads' finishing times.
+// Kernels that size their tasks for the thread count (a GEMM makes about
+// four per thread) get runs of one task.
+func poolGrain(n, threads int) int {
+	return max(1, n/(8*threads))
 }
 
 // NewPool starts a Pool of the given number of threads, counting the
@@ -121,11 +159,11 @@ func (w *poolWorker) loop(p *Pool) {
 				if j = w.slot.Load(); j != nil {
 					break
 				}
-				if spins%64 == 63 {
+				if spins%spinCheck == spinCheck-1 {
 					if p.closed.Load() || time.Now().After(deadline) {
 						break
 					}
-					runtime.Gosched() // let the caller run if it shares our P
+					spinYield()
 				}
 			}
 			if j == nil {
@@ -155,9 +193,9 @@ func (p *Pool) Threads() int {
 	return p.threads
 }
 
-// For calls body(i, i+1) for every i in [0, n), spread over the Pool's
-// workers and the calling goroutine, and returns when all calls are done.
-// After Close it runs body(0, n) on the caller.
+// For calls body on runs [lo, hi) that cover [0, n) once, spread over the
+// Pool's workers and the calling goroutine, and returns when all calls
+// are done. After Close it runs body(0, n) on the caller.
 func (p *Pool) For(n int, body func(lo, hi int)) {
 	if n <= 0 {
 		return
@@ -168,10 +206,11 @@ func (p *Pool) For(n int, body func(lo, hi int)) {
 	}
 	j := p.jobs.Get().(*poolJob)
 	j.body, j.n = body, int64(n)
+	j.grain = int64(poolGrain(n, p.threads))
 	j.next.Store(0)
 	j.done.Store(0)
 	j.refs.Store(1)
-	want := min(n-1, len(p.workers))
+	want := min(ceilDiv(n, int(j.grain))-1, len(p.workers))
 	for i := range p.workers {
 		if want == 0 {
 			break
@@ -188,34 +227,52 @@ func (p *Pool) For(n int, body func(lo, hi int)) {
 			j.refs.Add(-1)
 		}
 	}
-	j.run()
-	// The last pieces usually finish within microseconds: wait for them
-	// briefly before parking.
-	deadline := time.Now().Add(poolSpin)
+	start := time.Now()
+	runs := j.run()
+	// The workers' last runs usually finish within about one run's time
+	// of ours: spin that long (twice the caller's mean run, within
+	// [waitMin, poolSpin]), then block. A worker still busy after that
+	// has most likely lost its CPU to another process; blocking leaves
+	// this CPU idle, so the OS can move the worker onto it, where
+	// spinning (even yielding) would keep it waiting for a time slice on
+	// its own.
+	now := time.Now()
+	wait := waitMin
+	if runs > 0 {
+		wait = min(poolSpin, max(waitMin, 2*now.Sub(start)/time.Duration(runs)))
+	}
+	deadline := now.Add(wait)
 	for spins := 0; j.done.Load() < j.n; spins++ {
-		if spins%64 == 63 {
+		if spins%spinCheck == spinCheck-1 {
 			if time.Now().After(deadline) {
 				break
 			}
-			runtime.Gosched() // let the workers run if they share our P
+			spinYield()
 		}
 	}
 	<-j.finished
 	j.release()
 }
 
-// run takes indices until none are left.
-func (j *poolJob) run() {
+// run takes runs of indices until none are left, then counts the indices
+// it did as done; whoever completes the count signals finished. It
+// returns the number of runs it did.
+func (j *poolJob) run() (runs int) {
+	var did int64
 	for {
-		i := j.next.Add(1) - 1
+		i := j.next.Add(j.grain) - j.grain
 		if i >= j.n {
-			return
+			break
 		}
-		j.body(int(i), int(i)+1)
-		if j.done.Add(1) == j.n {
-			j.finished <- struct{}{}
-		}
+		hi := min(i+j.grain, j.n)
+		j.body(int(i), int(hi))
+		did += hi - i
+		runs++
 	}
+	if did > 0 && j.done.Add(did) == j.n {
+		j.finished <- struct{}{}
+	}
+	return runs
 }
 
 func (j *poolJob) release() {
