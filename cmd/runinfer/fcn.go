@@ -103,6 +103,13 @@ func fcnCmd(args []string, stdout, stderr io.Writer) int {
 }
 
 func runFCN(modelPath, imagePath string, o *fcnOpts, stdout io.Writer) error {
+	// The heat map goes into o.out's directory (a temporary file, then a
+	// rename): say now, not after the whole run, when that cannot work.
+	if fi, err := os.Stat(filepath.Dir(o.out)); err != nil {
+		return withPath(filepath.Dir(o.out), err, "-o: ")
+	} else if !fi.IsDir() {
+		return fmt.Errorf("-o %s: %s is not a directory", o.out, filepath.Dir(o.out))
+	}
 	var lbl []string
 	if o.labelsFile != "" {
 		var err error

@@ -101,6 +101,17 @@ func TestFCNUsageErrors(t *testing.T) {
 	if _, err := os.Stat(heat); err == nil {
 		t.Error("a heat map was written although the command failed")
 	}
+	// An -o whose directory cannot take the file fails before the run.
+	for _, tc := range []struct{ out, msg string }{
+		{filepath.Join(dir, "missing", "heat.png"), "no such file"},
+		{filepath.Join(photo, "heat.png"), "is not a directory"},
+	} {
+		stdout, stderr, code := cli(t, "fcn", model, photo, "-o", tc.out)
+		expectExit(t, code, exitFailure, stderr, tc.msg)
+		if stdout != "" {
+			t.Errorf("-o %s: the run went ahead: %q", tc.out, stdout)
+		}
+	}
 	out, _, code := cli(t, "help", "fcn")
 	if code != 0 || !strings.Contains(out, "maximum over positions") {
 		t.Errorf("help fcn: exit %d, output %q", code, out)
