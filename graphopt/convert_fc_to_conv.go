@@ -3,6 +3,7 @@ package graphopt
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -236,7 +237,7 @@ func (c *fcConverter) isSeed(n *ir.Node) bool {
 		return true
 	case "ReduceMean", "ReduceMax":
 		axes, ok := c.reduceAxes(n)
-		return ok && fcEqualInts(axes, []int{2, 3})
+		return ok && slices.Equal(axes, []int{2, 3})
 	case "AveragePool", "MaxPool":
 		return len(n.Outputs) == 1 && len(os) == 4 && os[2] == 1 && os[3] == 1 && c.poolCovers(n, xs)
 	case "Flatten", "Reshape", "Squeeze":
@@ -476,12 +477,12 @@ func (c *fcConverter) planHead(p *fcPlan, n *ir.Node) (*headVal, error) {
 		N := x.batch(c, n)
 		want2 := []int{N, x.c * x.h * x.w}
 		switch {
-		case fcEqualInts(outShape, want2):
+		case slices.Equal(outShape, want2):
 			p.apply = append(p.apply, fcIdentity(n))
 			v := fcCopy(x)
 			v.oldRank = 2
 			return v, nil
-		case x.kind == vecMap && fcEqualInts(outShape, []int{N, x.c, 1, 1}):
+		case x.kind == vecMap && slices.Equal(outShape, []int{N, x.c, 1, 1}):
 			p.apply = append(p.apply, fcIdentity(n))
 			v := fcCopy(x)
 			v.oldRank = 4
@@ -636,7 +637,7 @@ func (c *fcConverter) planBinary(p *fcPlan, n *ir.Node) (*headVal, error) {
 		}
 		switch ref.oldRank {
 		case 2:
-			if !(fcEqualInts(t.Shape, []int{ref.c}) || fcEqualInts(t.Shape, []int{1, ref.c})) {
+			if !(slices.Equal(t.Shape, []int{ref.c}) || slices.Equal(t.Shape, []int{1, ref.c})) {
 				return nil, fcPlanError(n, "constant %q has shape %v, not one value per class (%d)", in, t.Shape, ref.c)
 			}
 			nt, err := t.Reshaped([]int{1, ref.c, 1, 1})
@@ -732,7 +733,7 @@ func (c *fcConverter) planFC(p *fcPlan, n *ir.Node, x *headVal) (*headVal, error
 				other = a.Input(0)
 			}
 			if t := c.constant(other); t != nil && t.DType == ir.Float32 && other != n.Outputs[0] {
-				if t.Len() == 1 || fcEqualInts(t.Shape, []int{K}) || fcEqualInts(t.Shape, []int{1, K}) {
+				if t.Len() == 1 || slices.Equal(t.Shape, []int{K}) || slices.Equal(t.Shape, []int{1, K}) {
 					bias, biasAdd = t, a
 					p.folded[a] = true
 				}
@@ -747,7 +748,7 @@ func (c *fcConverter) planFC(p *fcPlan, n *ir.Node, x *headVal) (*headVal, error
 			for i := range bvals {
 				bvals[i] = bias.F32()[0]
 			}
-		case fcEqualInts(bias.Shape, []int{K}) || fcEqualInts(bias.Shape, []int{1, K}):
+		case slices.Equal(bias.Shape, []int{K}) || slices.Equal(bias.Shape, []int{1, K}):
 			bvals = append([]float32(nil), bias.F32()...)
 		default:
 			return nil, fcPlanError(n, "bias %v is not one value per output", bias.Shape)
@@ -1012,16 +1013,4 @@ func (c *fcConverter) relaxShapes(p *fcPlan) {
 		o.Shape = ir.Shape{Dims: []ir.Dim{batch, ir.KnownDim(int64(v.c)), ir.SymDim(MapHeightDim), ir.SymDim(MapWidthDim)}, Ranked: true}
 	}
 	c.g.ValueInfos = map[string]*ir.ValueInfo{}
-}
-
-func fcEqualInts(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }

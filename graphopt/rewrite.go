@@ -196,13 +196,16 @@ func scaleShiftConv(g *ir.Graph, n *ir.Node, a, b []float64) bool {
 	if (a != nil && len(a) != m) || (b != nil && len(b) != m) {
 		return false
 	}
-	var bias []float32
+	var bias []float64
 	if n.Input(2) != "" {
 		bt := constF32(g, n.Input(2))
 		if bt == nil || bt.Len() != m {
 			return false
 		}
-		bias = bt.F32()
+		bias = make([]float64, m)
+		for o, v := range bt.F32() {
+			bias[o] = float64(v)
+		}
 	}
 	if a != nil {
 		per := w.Len() / m
@@ -214,29 +217,7 @@ func scaleShiftConv(g *ir.Graph, n *ir.Node, a, b []float64) bool {
 		}
 		n.Inputs[1] = addConst(g, wname, w.Shape, nw)
 	}
-	nb := make([]float32, m)
-	for o := range nb {
-		v := 0.0
-		if bias != nil {
-			v = float64(bias[o])
-		}
-		if a != nil {
-			v *= a[o]
-		}
-		if b != nil {
-			v += b[o]
-		}
-		nb[o] = float32(v)
-	}
-	base := n.Input(2)
-	if base == "" {
-		base = unfolded(wname) + "_bias"
-	}
-	name := addConst(g, base, []int{m}, nb)
-	for len(n.Inputs) < 3 {
-		n.Inputs = append(n.Inputs, "")
-	}
-	n.Inputs[2] = name
+	setBias(g, n, wname, m, bias, a, b)
 	return true
 }
 
@@ -304,29 +285,7 @@ func scaleShiftGemm(g *ir.Graph, n *ir.Node, a, b []float64) bool {
 		}
 		n.Inputs[1] = addConst(g, wname, w.Shape, nw)
 	}
-	nc := make([]float32, m)
-	for j := range nc {
-		v := 0.0
-		if c != nil {
-			v = c[j]
-		}
-		if a != nil {
-			v *= a[j]
-		}
-		if b != nil {
-			v += b[j]
-		}
-		nc[j] = float32(v)
-	}
-	base := n.Input(2)
-	if base == "" {
-		base = unfolded(wname) + "_bias"
-	}
-	name := addConst(g, base, []int{m}, nc)
-	for len(n.Inputs) < 3 {
-		n.Inputs = append(n.Inputs, "")
-	}
-	n.Inputs[2] = name
+	setBias(g, n, wname, m, c, a, b)
 	n.SetAttr(ir.FloatAttr("beta", 1))
 	_ = k
 	return true
@@ -349,4 +308,33 @@ func rankOf(g *ir.Graph, shapes map[string]ValueType, prod *ir.Node, name string
 		}
 	}
 	return -1
+}
+
+// setBias makes n's bias (input 2) a new constant of the m values
+// base[j]·a[j] + b[j], computed in float64 (a nil base or b counts as
+// zeros, a nil a as ones), named after the old bias or the weights wname.
+func setBias(g *ir.Graph, n *ir.Node, wname string, m int, base, a, b []float64) {
+	nb := make([]float32, m)
+	for j := range nb {
+		v := 0.0
+		if base != nil {
+			v = base[j]
+		}
+		if a != nil {
+			v *= a[j]
+		}
+		if b != nil {
+			v += b[j]
+		}
+		nb[j] = float32(v)
+	}
+	name := n.Input(2)
+	if name == "" {
+		name = unfolded(wname) + "_bias"
+	}
+	name = addConst(g, name, []int{m}, nb)
+	for len(n.Inputs) < 3 {
+		n.Inputs = append(n.Inputs, "")
+	}
+	n.Inputs[2] = name
 }

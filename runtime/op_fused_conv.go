@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/runinfer/runinfer/ir"
 )
@@ -96,7 +97,7 @@ func inferFusedConv(n *ir.Node, in []*Arg) ([]Out, error) {
 		if z.DType != in[0].DType {
 			return nil, fmt.Errorf("Z has element type %v, X has %v", z.DType, in[0].DType)
 		}
-		if !equalInts(z.Shape, p.out) {
+		if !slices.Equal(z.Shape, p.out) {
 			return nil, fmt.Errorf("Z has shape %v, want the output's shape %v", z.Shape, p.out)
 		}
 	}
@@ -145,18 +146,6 @@ func runFusedConv(n *ir.Node, in []*ir.Tensor, out []*ir.Tensor) error {
 		}
 	}
 	return nil
-}
-
-func equalInts(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // opLabel names a node's op for plan summaries and profiles: a FusedConv

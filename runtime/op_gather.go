@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/runinfer/runinfer/ir"
 )
@@ -228,7 +229,7 @@ func inferScatterElements(n *ir.Node, in []*Arg) ([]Out, error) {
 	if upd.DType != data.DType {
 		return nil, fmt.Errorf("updates have element type %v, data has %v", upd.DType, data.DType)
 	}
-	if !gthShapesEqual(upd.Shape, idx.Shape) {
+	if !slices.Equal(upd.Shape, idx.Shape) {
 		return nil, fmt.Errorf("updates have shape %v, indices have shape %v: they must match", upd.Shape, idx.Shape)
 	}
 	if _, err := gthReduction(n, data.DType); err != nil {
@@ -251,19 +252,6 @@ func runScatterElements(n *ir.Node, in []*ir.Tensor, out []*ir.Tensor) error {
 		return err
 	}
 	return gthScatter(out[0].Data, in[2].Data, offs, 1, red)
-}
-
-// gthShapesEqual reports whether two shapes are identical.
-func gthShapesEqual(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // ---------------------------------------------------------------------------
@@ -370,7 +358,7 @@ func inferScatterND(n *ir.Node, in []*Arg) ([]Out, error) {
 	if upd.DType != data.DType {
 		return nil, fmt.Errorf("updates have element type %v, data has %v", upd.DType, data.DType)
 	}
-	if !gthShapesEqual(upd.Shape, p.out) {
+	if !slices.Equal(upd.Shape, p.out) {
 		return nil, fmt.Errorf("updates have shape %v, want %v (indices shape %v without its last axis, then data shape %v from axis %d)", upd.Shape, p.out, idx.Shape, data.Shape, p.k)
 	}
 	if _, err := gthReduction(n, data.DType); err != nil {

@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/runinfer/runinfer/ir"
 )
@@ -37,7 +38,7 @@ func unpShapes(n *ir.Node, in []*Arg) (unpooled, out []int, err error) {
 	if !idx.DType.IsInt() {
 		return nil, nil, fmt.Errorf("indices I have element type %v, want int64", idx.DType)
 	}
-	if !gthShapesEqual(idx.Shape, x.Shape) {
+	if !slices.Equal(idx.Shape, x.Shape) {
 		return nil, nil, fmt.Errorf("indices I have shape %v, X has shape %v: they must match", idx.Shape, x.Shape)
 	}
 	sp := r - 2
@@ -122,7 +123,7 @@ func runMaxUnpool(n *ir.Node, in []*ir.Tensor, out []*ir.Tensor) error {
 	}
 	total := prod(unpooled)
 	ust, ost := stridesOf(unpooled), stridesOf(oshape)
-	flat := gthShapesEqual(unpooled, oshape)
+	flat := slices.Equal(unpooled, oshape)
 	offs := make([]int, len(idx))
 	for i, v := range idx {
 		if v < 0 || v >= int64(total) {

@@ -742,6 +742,28 @@ func (pc *PreparedConv) prepareDepthwise() {
 	pc.dwGroup = max(1, min(p.C, dwGroupFloats/(planes+g.oh*pc.dwRow)))
 }
 
+// phasePlanes builds the phase planes of the nc input planes in (H×W
+// each) in the workspace, chanStride floats per channel, and returns them.
+// Their padding is zeroed only when the layout changes (see dwScratch).
+func (pc *PreparedConv) phasePlanes(ws *workspace, in []float32, nc int) []float32 {
+	g := &pc.g
+	sc := &ws.dw
+	lds, hw := g.chanStride, g.h*g.w
+	if sc.key != pc.dwKey || len(sc.buf) < nc*lds {
+		sc.buf = grow(sc.buf, max(nc*lds, len(sc.buf)))
+		clear(sc.buf)
+		sc.key = pc.dwKey
+	}
+	for c := 0; c < nc; c++ {
+		for _, f := range pc.dwFills {
+			iy := f.aLo*g.sh + f.ry - g.pt
+			pc.k.Gather(sc.buf[c*lds+f.plane+f.aLo*g.wq+f.bLo:], in[c*hw+iy*g.w+f.ix0:],
+				f.aHi-f.aLo, f.bHi-f.bLo, g.wq, g.sh*g.w, g.sw)
+		}
+	}
+	return sc.buf
+}
+
 // depthwiseTask computes task t of a depthwise convolution: dwGroup
 // channels of one image. It builds their phase planes in the workspace
 // (when the input is padded or strided horizontally), has DWConv compute
@@ -770,21 +792,7 @@ func (cp *convProblem) depthwiseTask(ws *workspace, t int) {
 	}
 	src, lds := in, hw // each channel's input to DWConv, and their stride
 	if pc.dwPrepass {
-		sc := &ws.dw
-		lds = g.chanStride
-		if sc.key != pc.dwKey || len(sc.buf) < nc*lds {
-			sc.buf = grow(sc.buf, max(nc*lds, len(sc.buf)))
-			clear(sc.buf)
-			sc.key = pc.dwKey
-		}
-		for c := 0; c < nc; c++ {
-			for _, f := range pc.dwFills {
-				iy := f.aLo*g.sh + f.ry - g.pt
-				k.Gather(sc.buf[c*lds+f.plane+f.aLo*g.wq+f.bLo:], in[c*hw+iy*g.w+f.ix0:],
-					f.aHi-f.aLo, f.bHi-f.bLo, g.wq, g.sh*g.w, g.sw)
-			}
-		}
-		src = sc.buf
+		src, lds = pc.phasePlanes(ws, in, nc), g.chanStride
 	}
 	rs := pc.dwRow
 	// epilogue applies the residual and activation to outputs [lo, hi).

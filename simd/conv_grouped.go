@@ -73,21 +73,7 @@ func (cp *convProblem) groupedTask(ws *workspace, t int) {
 	}
 	src := in
 	if pc.dwPrepass {
-		sc := &ws.dw
-		lds := g.chanStride
-		if sc.key != pc.dwKey || len(sc.buf) < cg*lds {
-			sc.buf = grow(sc.buf, max(cg*lds, len(sc.buf)))
-			clear(sc.buf)
-			sc.key = pc.dwKey
-		}
-		for c := 0; c < cg; c++ {
-			for _, f := range pc.dwFills {
-				iy := f.aLo*g.sh + f.ry - g.pt
-				k.Gather(sc.buf[c*lds+f.plane+f.aLo*g.wq+f.bLo:], in[c*hw+iy*g.w+f.ix0:],
-					f.aHi-f.aLo, f.bHi-f.bLo, g.wq, g.sh*g.w, g.sw)
-			}
-		}
-		src = sc.buf
+		src = pc.phasePlanes(ws, in, cg)
 	}
 	rs := pc.dwRow
 	n, ldd := (g.oh-1)*rs+g.ow, g.oh*rs
