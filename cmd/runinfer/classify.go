@@ -19,10 +19,16 @@ import (
 
 func classifyUsage(w io.Writer) {
 	fmt.Fprint(w, `usage: runinfer [classify] [flags] MODEL IMAGE...
+       runinfer [classify] [flags] IMAGE...
 
 Classifies each image (JPEG, PNG, GIF, BMP or WebP) and prints the top
 classes, best first, with their probability (a softmax is applied unless the
 model's output already is a probability distribution).
+
+With no model (the first argument is an image file, recognised by its
+content), the built-in model is used: a digit classifier (0-9) for 28×28
+grayscale images, light on dark or dark on light, trained by runinfer
+itself (models/digits.onnx, embedded in the program).
 
 Preprocessing: the image is resized so that its shorter side is 256/224 of
 the model's input size (256 for 224x224) and the centre H×W is cut out; an
@@ -43,11 +49,18 @@ preset's scaling (0..1 or 0..255) and listed in the model's channel order
 (B,G,R with --bgr or caffe). --bgr swaps an RGB preset to BGR, taking its
 per-colour mean and std along.
 
+A model that carries runinfer metadata (written by runinfer finetune: the
+metadata_props keys runinfer.labels and runinfer.preprocess) is classified
+with its own class names, preset, mean, std, channel order, crop and
+inversion; any flag given still overrides the model's value (an explicit
+--preset also drops the model's mean, std and BGR setting).
+
 Each image is run as a batch of one (a model whose batch size is fixed at N
 gets N images per run). An image that cannot be read is reported and skipped;
 the exit status is then 1.
-Labels: the ImageNet-1k names for 1000 classes (1001: "background" first),
---labels FILE (one per line) for others, else "class N".
+Labels: --labels FILE (one per line), else the model's runinfer.labels
+metadata, else the ImageNet-1k names for 1000 classes (1001: "background"
+first), else "class N".
 
 Flags:
 `)
@@ -67,6 +80,10 @@ type classifyOpts struct {
 	jsonOut    bool
 	output     string
 	opt        levelFlag
+	invert     bool
+	// set holds the names of the flags given on the command line, so that
+	// the model's metadata fills in only the others.
+	set map[string]bool
 }
 
 func classifyFlags() (*flag.FlagSet, *classifyOpts) {
@@ -84,6 +101,7 @@ func classifyFlags() (*flag.FlagSet, *classifyOpts) {
 	fs.BoolVar(&o.jsonOut, "json", false, "print one JSON document instead of text")
 	fs.StringVar(&o.output, "output", "", "the model output holding the class scores (default: the first)")
 	fs.Var(&o.opt, "opt", optFlagUsage)
+	fs.BoolVar(&o.invert, "invert", false, "invert pixel values (255-v) before normalising (default: the model's metadata, else off)")
 	return fs, o
 }
 
@@ -108,12 +126,17 @@ func classifyCmd(args []string, stdout, stderr io.Writer) int {
 		classifyUsage(stdout)
 		return exitOK
 	}
+	if err == nil && len(pos) > 0 && isImageFile(pos[0]) {
+		// runinfer IMAGE...: no model given, the built-in one.
+		pos = append([]string{defaultModelArg}, pos...)
+	}
 	if err == nil && len(pos) < 2 {
-		err = usagef("need a model and at least one image: runinfer MODEL IMAGE...")
+		err = usagef("need a model and at least one image: runinfer MODEL IMAGE... (or runinfer IMAGE... for the built-in digits model)")
 	}
 	if err != nil {
 		return report(stderr, "", err)
 	}
+	o.set = setFlags(fs)
 	c, err := newClassifier(pos[0], o)
 	if err != nil {
 		return report(stderr, "", err)
@@ -162,15 +185,25 @@ func classifyCmd(args []string, stdout, stderr io.Writer) int {
 
 // classifier holds a model prepared for classification.
 type classifier struct {
-	sess    *runtime.Session
-	input   string
-	output  int // index into sess.Outputs()
-	spec    imageprep.Spec
-	norm    imageprep.Norm
-	crop    float64
-	top     int
-	labels  []string // from --labels; nil means built-in or "class N"
-	modelID string
+	sess   *runtime.Session
+	input  string
+	output int // index into sess.Outputs()
+	spec   imageprep.Spec
+	norm   imageprep.Norm
+	crop   float64
+	top    int
+	labels []string // from --labels or the model's metadata; nil means built-in or "class N"
+	// labelsFrom names where labels came from, for error messages.
+	labelsFrom string
+	invert     bool
+	modelID    string
+}
+
+// setFlags returns the names of the flags given on fs's command line.
+func setFlags(fs *flag.FlagSet) map[string]bool {
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	return set
 }
 
 func newClassifier(modelPath string, o *classifyOpts) (*classifier, error) {
@@ -219,11 +252,25 @@ func newClassifier(modelPath string, o *classifyOpts) (*classifier, error) {
 		}
 	}
 
-	_, sess, err := openSession(modelPath, &runtime.Options{Optimize: o.opt.level})
+	m, sess, err := openSession(modelPath, &runtime.Options{Optimize: o.opt.level})
 	if err != nil {
 		return nil, err
 	}
-	c := &classifier{sess: sess, crop: o.crop, top: o.top, labels: lbl, modelID: modelPath}
+	c := &classifier{sess: sess, crop: o.crop, top: o.top, labels: lbl, labelsFrom: "the label file", invert: o.invert, modelID: modelPath}
+	// The model's own metadata fills in what the flags leave unset.
+	meta, _, err := imageprep.FromMetadata(m.Metadata)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", modelPath, err)
+	}
+	if lbl == nil && meta.Labels != nil {
+		c.labels, c.labelsFrom = meta.Labels, "the model's "+imageprep.MetaLabels+" metadata"
+	}
+	if !o.set["crop"] && meta.Crop != 0 {
+		c.crop = meta.Crop
+	}
+	if !o.set["invert"] {
+		c.invert = meta.Invert
+	}
 	ins := sess.Inputs()
 	if len(ins) != 1 {
 		names := make([]string, len(ins))
@@ -257,19 +304,31 @@ func newClassifier(modelPath string, o *classifyOpts) (*classifier, error) {
 		}
 	}
 
-	preset := imageprep.Preset(o.preset)
-	if preset == "" {
-		preset = imageprep.DefaultPreset(c.spec.Channels)
+	if o.bgr && c.spec.Channels != 3 {
+		return nil, usagef("--bgr: the model's input %q has %d channel(s); BGR needs 3", c.input, c.spec.Channels)
 	}
-	c.norm, err = imageprep.PresetNorm(preset, c.spec.Channels)
-	if err != nil {
-		return nil, usagef("--preset: %v", err)
-	}
-	if o.bgr {
-		if c.spec.Channels != 3 {
-			return nil, usagef("--bgr: the model's input %q has %d channel(s); BGR needs 3", c.input, c.spec.Channels)
+	if o.preset == "" && meta.HasPreprocess() {
+		// The model's own preprocessing; --bgr, --mean and --std override
+		// its fields.
+		mp := meta
+		if o.set["bgr"] {
+			mp.BGR = o.bgr
 		}
-		c.norm = c.norm.WithBGR()
+		if c.norm, err = mp.Norm(c.spec.Channels); err != nil {
+			return nil, fmt.Errorf("%s: metadata %s: %w", modelPath, imageprep.MetaPreprocess, err)
+		}
+	} else {
+		preset := imageprep.Preset(o.preset)
+		if preset == "" {
+			preset = imageprep.DefaultPreset(c.spec.Channels)
+		}
+		c.norm, err = imageprep.PresetNorm(preset, c.spec.Channels)
+		if err != nil {
+			return nil, usagef("--preset: %v", err)
+		}
+		if o.bgr {
+			c.norm = c.norm.WithBGR()
+		}
 	}
 	if mean != nil {
 		c.norm.Mean = mean
@@ -349,6 +408,9 @@ func (c *classifier) prepare(path string) (*image.RGBA, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
+	if c.invert {
+		imageprep.Invert(m)
+	}
 	return m, nil
 }
 
@@ -385,7 +447,7 @@ func (c *classifier) classifyBatch(imgs []*image.RGBA) ([][]prediction, error) {
 	if lbl == nil {
 		lbl = labels.ForClasses(classes)
 	} else if len(lbl) != classes {
-		return nil, fmt.Errorf("the label file has %d labels, but output %q has %d classes", len(lbl), name, classes)
+		return nil, fmt.Errorf("%s has %d labels, but output %q has %d classes", c.labelsFrom, len(lbl), name, classes)
 	}
 	res := make([][]prediction, n)
 	for b := range n {

@@ -45,6 +45,8 @@ func init() {
 		{"opt", "MODEL -o OUT.onnx", "optimize a model's graph; write it as standard ONNX", optCmd, optUsage},
 		{"fcn", "MODEL IMAGE -o PNG", "score every crop of a photo in one pass; heat map of a class", fcnCmd, fcnUsage},
 		{"summary", "MODEL", "per layer: op, output shape, parameters, MACs, receptive field", summaryCmd, summaryUsage},
+		{"grad", "MODEL IN LABELS -o DIR", "loss and gradients of a labelled batch: loss.pb, grad_input.pb, grad/<W>.pb", gradCmd, gradUsage},
+		{"finetune", "--model M --data DIR --out OUT.onnx", "fine-tune a classifier on a folder of labelled images", finetuneCmd, finetuneUsage},
 		{"version", "", "print the version", versionCmd, nil},
 		{"help", "[COMMAND]", "show this help, or a command's", helpCmd, nil},
 	}
@@ -88,6 +90,7 @@ func usage(w io.Writer) {
 
 Usage:
   runinfer [flags] MODEL IMAGE...     classify images (see runinfer help classify)
+  runinfer [flags] IMAGE...           classify digits with the built-in model (models/digits.onnx)
   runinfer COMMAND [flags] ARGS...
 
 Commands:

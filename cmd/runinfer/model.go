@@ -33,8 +33,12 @@ func withPath(path string, err error, pkgPrefix string) error {
 	return &wrapped{msg, err}
 }
 
-// loadModel reads an ONNX model file.
+// loadModel reads an ONNX model file, or for defaultModelArg the embedded
+// default model.
 func loadModel(path string) (*ir.Model, error) {
+	if path == defaultModelArg {
+		return loadDefaultModel()
+	}
 	m, err := onnx.Load(path)
 	if err != nil {
 		return nil, withPath(path, err, "onnx: ")
