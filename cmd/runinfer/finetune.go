@@ -77,7 +77,7 @@ func finetuneFlags() (*flag.FlagSet, *finetuneOpts) {
 	fs.StringVar(&o.resume, "resume", "", "continue the run saved in `CKPT`")
 	fs.IntVar(&o.epochs, "epochs", d.Epochs, "number of epochs (with --resume: the new total)")
 	fs.IntVar(&o.batch, "batch", d.Batch, "images per step")
-	fs.Float64Var(&o.lr, "lr", 0, "base learning rate (default 0.01 for sgd, 0.001 for adamw)")
+	fs.Float64Var(&o.lr, "lr", 0, "base learning rate (default 0.001 for sgd, 0.0001 for adamw)")
 	fs.StringVar(&o.optimizer, "optimizer", d.Optimizer, "sgd or adamw")
 	fs.Float64Var(&o.momentum, "momentum", d.Momentum, "SGD momentum")
 	fs.BoolVar(&o.nesterov, "nesterov", false, "SGD with Nesterov momentum")

@@ -46,7 +46,7 @@ func init() {
 		{"fcn", "MODEL IMAGE -o PNG", "score every crop of a photo in one pass; heat map of a class", fcnCmd, fcnUsage},
 		{"summary", "MODEL", "per layer: op, output shape, parameters, MACs, receptive field", summaryCmd, summaryUsage},
 		{"grad", "MODEL IN LABELS -o DIR", "loss and gradients of a labelled batch: loss.pb, grad_input.pb, grad/<W>.pb", gradCmd, gradUsage},
-		{"finetune", "--model M --data DIR --out OUT.onnx", "fine-tune a classifier on a folder of labelled images", finetuneCmd, finetuneUsage},
+		{"finetune", "--model M --data DIR --out O", "fine-tune a classifier on a folder of labelled images", finetuneCmd, finetuneUsage},
 		{"version", "", "print the version", versionCmd, nil},
 		{"help", "[COMMAND]", "show this help, or a command's", helpCmd, nil},
 	}
@@ -95,8 +95,12 @@ Usage:
 
 Commands:
 `)
+	width := 0
 	for _, c := range commands {
-		fmt.Fprintf(w, "  %-9s %-22s %s\n", c.name, c.args, c.summary)
+		width = max(width, len(c.args))
+	}
+	for _, c := range commands {
+		fmt.Fprintf(w, "  %-9s %-*s %s\n", c.name, width, c.args, c.summary)
 	}
 	fmt.Fprint(w, `
 Run 'runinfer help COMMAND' for a command's flags.
