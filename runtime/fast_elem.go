@@ -51,6 +51,22 @@ func actOfValues(n *ir.Node, in []*planValue) (simd.Act, bool) {
 	if len(in) == 0 || in[0] == nil || in[0].dtype != ir.Float32 {
 		return simd.Act{}, false
 	}
+	return actOfNode(n, func(j int) (float32, bool, bool) {
+		if j >= len(in) || in[j] == nil {
+			return 0, false, true
+		}
+		v := in[j]
+		if v.kind != valConst || v.dtype != ir.Float32 || v.konst.Len() != 1 {
+			return 0, true, false
+		}
+		return v.konst.F32()[0], true, true
+	})
+}
+
+// actOfNode is actOfValues and actOfTensors without the inputs' storage:
+// bound(j) gives Clip's input j (1: min, 2: max) as its value, whether it
+// is present, and whether it is a float32 scalar known now.
+func actOfNode(n *ir.Node, bound func(j int) (v float32, present, ok bool)) (simd.Act, bool) {
 	switch n.Op {
 	case "Relu":
 		return simd.Act{Kind: simd.ActRelu}, true
@@ -64,15 +80,14 @@ func actOfValues(n *ir.Node, in []*planValue) (simd.Act, bool) {
 		return simd.Act{Kind: simd.ActLeakyRelu, Alpha: n.AttrFloat("alpha", 0.01)}, true
 	case "Clip":
 		lo, hi := float32(math.Inf(-1)), float32(math.Inf(1))
-		for j, bound := range []*float32{&lo, &hi} {
-			if j+1 >= len(in) || in[j+1] == nil {
-				continue
-			}
-			v := in[j+1]
-			if v.kind != valConst || v.dtype != ir.Float32 || v.konst.Len() != 1 {
+		for j, b := range []*float32{&lo, &hi} {
+			v, present, ok := bound(j + 1)
+			if !ok {
 				return simd.Act{}, false
 			}
-			*bound = v.konst.F32()[0]
+			if present {
+				*b = v
+			}
 		}
 		if !(lo <= hi) {
 			return simd.Act{}, false

@@ -54,7 +54,8 @@ type TrainOptions struct {
 	Trainable func(name string) bool
 }
 
-// StepResult is what one Step computed.
+// StepResult is what one Step computed. Its tensors are the caller's: the
+// trainer never writes to them or reuses their memory.
 type StepResult struct {
 	// Loss is the mean softmax cross-entropy of the batch.
 	Loss float64
@@ -73,6 +74,11 @@ type StepResult struct {
 // inputs, for fine-tuning and training. It owns a float32 copy of the model,
 // whose parameters an optimizer updates in place through Param. Its methods
 // are safe to call from several goroutines; steps run one at a time.
+//
+// A Trainer keeps the large buffers its steps use (activations, gradients,
+// scratch) and reuses them in the steps that follow, so that after the
+// first step of a given batch shape it holds about one step's worth of
+// memory and allocates little more than the gradients it returns.
 type Trainer struct {
 	mu sync.Mutex
 
@@ -98,6 +104,9 @@ type Trainer struct {
 	limit    int
 	training bool
 	rng      *rand.Rand
+	// mem holds the steps' large float32 buffers between calls
+	// (grad_mem.go); nil allocates afresh every time.
+	mem *gradMem
 }
 
 // NewTrainer prepares m for training. The model is not modified: the
@@ -214,6 +223,7 @@ func NewTrainer(m *ir.Model, opts *TrainOptions) (*Trainer, error) {
 		limit:    limit,
 		training: o.Training,
 		rng:      rand.New(rand.NewPCG(o.Seed, o.Seed^0x9e3779b97f4a7c15)),
+		mem:      newGradMem(),
 	}
 	for i, n := range g.Nodes {
 		t.grad[i], t.hasGrad[i] = gradOps[opKey(n)]
@@ -394,6 +404,7 @@ func (t *Trainer) Forward(ctx context.Context, x *ir.Tensor) (*ir.Tensor, error)
 		return nil, err
 	}
 	c := t.ctx(false)
+	defer t.mem.endCall()
 	vals, _, err := t.forward(ctx, c, xv, false)
 	if err != nil {
 		return nil, err
@@ -403,11 +414,12 @@ func (t *Trainer) Forward(ctx context.Context, x *ir.Tensor) (*ir.Tensor, error)
 	if err != nil {
 		return nil, fmt.Errorf("runtime: output %q: %w", t.out.Name, err)
 	}
-	return logits.Reshaped([]int{rows, cols})
+	// A copy: the logits' buffer goes back to the pool.
+	return ir.FromFloat32([]int{rows, cols}, slices.Clone(logits.F32()))
 }
 
 func (t *Trainer) ctx(training bool) *gradCtx {
-	return &gradCtx{k: t.k, par: t.pool, training: training, rng: t.rng, limit: t.limit}
+	return &gradCtx{k: t.k, par: t.pool, training: training, rng: t.rng, limit: t.limit, mem: t.mem}
 }
 
 // checkX validates the caller's input against the declared one.
@@ -431,7 +443,8 @@ func (t *Trainer) checkX(x *ir.Tensor) (*ir.Tensor, error) {
 
 // forward runs every node, returning all values by name and the saved
 // state of each node. When keep is false values are dropped after their
-// last reader.
+// last reader (and their buffers returned to c.mem). Every value a node
+// makes is counted as a reference in c.mem.
 func (t *Trainer) forward(ctx context.Context, c *gradCtx, x *ir.Tensor, keep bool) (map[string]*ir.Tensor, []any, error) {
 	g := t.g
 	vals := make(map[string]*ir.Tensor, len(g.Initializers)+len(g.Nodes)+1)
@@ -469,14 +482,21 @@ func (t *Trainer) forward(ctx context.Context, c *gradCtx, x *ir.Tensor, keep bo
 		}
 		for j, name := range n.Outputs {
 			if name != "" && j < len(out) {
+				if old, ok := vals[name]; ok {
+					c.mem.unref(old)
+				}
 				vals[name] = out[j]
+				c.mem.ref(out[j])
 			}
 		}
 		if !keep {
 			for _, name := range n.Inputs {
 				if last[name] == i && name != t.out.Name {
 					if _, init := g.Initializers[name]; !init {
-						delete(vals, name)
+						if v, ok := vals[name]; ok {
+							delete(vals, name)
+							c.mem.unref(v)
+						}
 					}
 				}
 			}
@@ -509,6 +529,9 @@ func (t *Trainer) Step(ctx context.Context, x *ir.Tensor, labels []int64, wantIn
 		return nil, err
 	}
 	c := t.ctx(t.training)
+	// Every pooled buffer of the step returns to the pool at the end,
+	// except the gradients handed to the caller (detached below).
+	defer t.mem.endCall()
 	vals, saved, err := t.forward(ctx, c, xv, true)
 	if err != nil {
 		return nil, err
@@ -530,8 +553,10 @@ func (t *Trainer) Step(ctx context.Context, x *ir.Tensor, labels []int64, wantIn
 	if req(t.out.Name) {
 		grads[t.out.Name] = dLogits
 		owned[t.out.Name] = true
+		c.mem.ref(dLogits)
 	}
 	g := t.g
+	var made []*ir.Tensor // the gradients the current node returned
 	for i := len(g.Nodes) - 1; i >= 0; i-- {
 		nd := g.Nodes[i]
 		if err := ctx.Err(); err != nil {
@@ -569,7 +594,14 @@ func (t *Trainer) Step(ctx context.Context, x *ir.Tensor, labels []int64, wantIn
 						out[j] = vals[name]
 					}
 				}
+				// A gradient only this node reads (its output's, held by
+				// no other name) may be overwritten by the backward.
+				c.doutFree = c.doutFree[:0]
+				for j, d := range dout {
+					c.doutFree = append(c.doutFree, d != nil && nd.Outputs[j] != t.out.Name && c.mem.exclusive(d))
+				}
 				din, err := safeGradBackward(t.grad[i], c, nd, in, out, saved[i], dout, need)
+				c.doutFree = c.doutFree[:0]
 				if err != nil {
 					return nil, fmt.Errorf("runtime: backward of %s: %w", nd.Describe(), err)
 				}
@@ -585,24 +617,38 @@ func (t *Trainer) Step(ctx context.Context, x *ir.Tensor, labels []int64, wantIn
 						return nil, fmt.Errorf("runtime: backward of %s: gradient of input %d is %v, want float32%s: %w",
 							nd.Describe(), j, d, ir.FormatShape(in[j].Shape), ErrInternal)
 					}
-					accumulate(grads, owned, nd.Inputs[j], d)
+					accumulate(c, grads, owned, nd.Inputs[j], d)
 				}
+				made = din
 			}
 		}
 		// Every reader of these outputs has run backward: neither the
 		// values nor their gradients are needed any more.
 		for _, name := range nd.Outputs {
 			if name != "" && name != t.out.Name {
-				delete(grads, name)
-				delete(vals, name)
+				if d, ok := grads[name]; ok {
+					delete(grads, name)
+					c.mem.unref(d)
+				}
+				if v, ok := vals[name]; ok {
+					delete(vals, name)
+					c.mem.unref(v)
+				}
 			}
 		}
+		// Gradients the node made that were added into others (or not
+		// wanted) are free now.
+		for _, d := range made {
+			c.mem.drop(d)
+		}
+		made = nil
 	}
 	for _, p := range t.params {
 		d := grads[p]
 		if d == nil {
 			d = zerosLike(g.Initializers[p])
 		}
+		c.mem.detach(d) // the caller's now
 		res.Grads[p] = d
 	}
 	if wantInput {
@@ -610,30 +656,38 @@ func (t *Trainer) Step(ctx context.Context, x *ir.Tensor, labels []int64, wantIn
 		if d == nil {
 			d = zerosLike(xv)
 		}
+		c.mem.detach(d)
 		res.GradInput = d
 	}
 	return res, nil
 }
 
-// accumulate adds d into grads[name]. A first gradient is stored as is; a
-// second makes a new sum owned by the step, which later ones add to in
-// place (a gradOp may return views of its dout, which must not change).
-func accumulate(grads map[string]*ir.Tensor, owned map[string]bool, name string, d *ir.Tensor) {
+// accumulate adds d into grads[name], counting the map's references in
+// c.mem. A first gradient is stored as is; a second makes a new sum owned
+// by the step, which later ones add to in place (a gradOp may return views
+// of its dout, which must not change).
+func accumulate(c *gradCtx, grads map[string]*ir.Tensor, owned map[string]bool, name string, d *ir.Tensor) {
 	cur, ok := grads[name]
 	if !ok {
 		grads[name] = d
+		c.mem.ref(d)
 		return
 	}
 	if !owned[name] {
-		s := cur.Clone()
+		s := c.likeF32(cur)
+		sd, a, b := s.F32(), cur.F32(), d.F32()
+		parFor(c, len(sd), func(lo, hi int) {
+			copy(sd[lo:hi], a[lo:hi])
+			c.k.AddTo(sd[lo:hi], b[lo:hi])
+		})
 		grads[name] = s
 		owned[name] = true
-		cur = s
+		c.mem.ref(s)
+		c.mem.unref(cur)
+		return
 	}
 	a, b := cur.F32(), d.F32()
-	for i := range a {
-		a[i] += b[i]
-	}
+	parFor(c, len(a), func(lo, hi int) { c.k.AddTo(a[lo:hi], b[lo:hi]) })
 }
 
 // safeGradForward and safeGradBackward turn a panic in a gradOp into an

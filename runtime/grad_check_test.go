@@ -91,7 +91,11 @@ func checkGradOnTier(t *testing.T, gc gradCase, k *simd.Kernels) {
 		t.Fatalf("no gradient registered for %s", opKey(gc.node))
 	}
 	rng := rand.New(rand.NewPCG(1, 2))
-	c := &gradCtx{k: k, training: gc.training, rng: rand.New(rand.NewPCG(7, 7)), limit: 1 << 26}
+	// A poisoning pool: every buffer an op takes without zeroing starts as
+	// NaNs, so an element it forgets to write fails the check.
+	mem := newGradMem()
+	mem.poison, mem.min = true, 1
+	c := &gradCtx{k: k, training: gc.training, rng: rand.New(rand.NewPCG(7, 7)), limit: 1 << 26, mem: mem}
 	var out []*ir.Tensor
 	var saved any
 	var err error
@@ -123,7 +127,7 @@ func checkGradOnTier(t *testing.T, gc gradCase, k *simd.Kernels) {
 		}
 		for j, v := range out[i].F32() {
 			w := ref[i].Float64At(j)
-			if math.Abs(float64(v)-w) > 1e-4+1e-4*math.Abs(w) {
+			if math.Abs(float64(v)-w) > 1e-4+1e-4*math.Abs(w) || (v != v) != math.IsNaN(w) {
 				t.Fatalf("forward output %d[%d] = %v, float64 reference %v", i, j, v, w)
 			}
 		}
@@ -203,7 +207,7 @@ func checkGradOnTier(t *testing.T, gc gradCase, k *simd.Kernels) {
 		}
 		for pi, j := range probes {
 			a := float64(g.F32()[j])
-			if math.Abs(a-num[pi]) > atol+rtol*math.Abs(num[pi]) {
+			if !(math.Abs(a-num[pi]) <= atol+rtol*math.Abs(num[pi])) { // NaN fails
 				t.Errorf("d/d input %d[%d]: backward %.7g, finite difference %.7g", i, j, a, num[pi])
 			}
 		}

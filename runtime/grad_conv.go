@@ -24,17 +24,23 @@ import (
 //	                              channels-last copy of the rows of X the
 //	                              segment reads; pointwise layers with
 //	                              few channels use Gemv on X and dY as
-//	                              they are (no packing)
+//	                              they are (no packing), layers with few
+//	                              im2col rows Gemv on pieces of them
 //	dB = Σ dY                     row sums (Gemv with a vector of ones)
 //
 // The output positions of the batch are cut into segments (runs of whole
 // images, or pieces of one image when an image alone would need too much
 // scratch); segments run in parallel when their dX writes cannot overlap,
 // each with its own partial dW summed in segment order. Depthwise
-// convolutions (group = C = M) skip the GEMMs: dX is a depthwise
-// convolution of the zero-upsampled, padded dY with the flipped kernel
-// (the tier's DWConv), and dW a dot product per tap (Gemv) of dY with the
-// stride phase planes of X.
+// convolutions (group = C = M) skip the GEMMs: dX is, per vertical stride
+// phase of its rows, a depthwise convolution of dY (spread by the
+// horizontal stride) with the taps that reach those rows (the tier's
+// DWConv), and dW a dot product per tap (Gemv) of dY with the stride
+// phase planes of X, over several images at once when the planes are
+// small.
+//
+// Outputs and gradients come from the step's buffer pool (grad_mem.go)
+// without clearing wherever every element is written.
 
 func init() {
 	registerGrad("Conv", gradOp{forward: convGradForward, backward: convGradBackward, diff: []int{0, 1, 2}})
@@ -86,13 +92,11 @@ func ghPutBuf(bufs ...*[]float32) {
 	}
 }
 
-// ghNewF32 allocates a zeroed float32 tensor of shape, failing when it
-// exceeds the step's element limit.
-func ghNewF32(c *gradCtx, what string, shape []int) (*ir.Tensor, error) {
-	if err := ghCheckLimit(c, what, shape); err != nil {
-		return nil, err
-	}
-	return ir.NewTensor(ir.Float32, slices.Clone(shape))
+// ghNewF32 takes a float32 tensor of shape from the step's pool (zeroed
+// when zero is set; otherwise the caller writes every element), failing
+// when it exceeds the step's element limit.
+func ghNewF32(c *gradCtx, what string, shape []int, zero bool) (*ir.Tensor, error) {
+	return c.newF32(what, shape, zero)
 }
 
 // ghCheckLimit fails when a tensor of shape would exceed the step's
@@ -149,12 +153,20 @@ func ghNeedF32(in []*ir.Tensor) error {
 	return nil
 }
 
-// ghZeros returns zero gradients for the needed inputs.
-func ghZeros(in []*ir.Tensor, need []bool) []*ir.Tensor {
+// ghZeros returns zero gradients for the needed inputs, from the step's
+// pool.
+func ghZeros(c *gradCtx, in []*ir.Tensor, need []bool) []*ir.Tensor {
+	return ghGrads(c, in, need, true)
+}
+
+// ghGrads returns gradient tensors for the needed inputs from the step's
+// pool: zeroed when zero is set, otherwise with unspecified contents that
+// the caller overwrites.
+func ghGrads(c *gradCtx, in []*ir.Tensor, need []bool, zero bool) []*ir.Tensor {
 	din := make([]*ir.Tensor, len(in))
 	for i, t := range in {
 		if t != nil && ghNeeds(need, i) {
-			din[i] = zerosLike(t)
+			din[i] = c.shaped(t, zero)
 		}
 	}
 	return din
@@ -308,7 +320,7 @@ func convGradForward(c *gradCtx, n *ir.Node, in []*ir.Tensor) ([]*ir.Tensor, any
 	if err != nil {
 		return nil, nil, err
 	}
-	y, err := ghNewF32(c, "Conv output", pl.yShape)
+	y, err := ghNewF32(c, "Conv output", pl.yShape, false) // Run writes every element
 	if err != nil {
 		return nil, nil, err
 	}
@@ -344,10 +356,12 @@ func convGradBackward(c *gradCtx, n *ir.Node, in, out []*ir.Tensor, saved any, d
 	if err != nil {
 		return nil, err
 	}
-	din := ghZeros(in, need)
-	if dy == nil {
-		return din, nil
+	if dy == nil || pl.batch == 0 {
+		return ghZeros(c, in, need), nil
 	}
+	// dB and dW are written whole; dX is cleared by gemmGrad where it
+	// accumulates.
+	din := ghGrads(c, in, need, false)
 	var dx, dw []float32
 	if din[0] != nil {
 		dx = din[0].F32()
@@ -370,7 +384,7 @@ func convGradBackward(c *gradCtx, n *ir.Node, in, out []*ir.Tensor, saved any, d
 	if pl.depthwise {
 		pl.depthwiseGrad(c.k, c.par, x, w, dy, dx, dw)
 	} else {
-		pl.gemmGrad(c.k, c.par, x, w, dy, dx, dw)
+		pl.gemmGrad(c, x, w, dy, dx, dw)
 	}
 	return din, nil
 }
@@ -442,31 +456,55 @@ func (pl *convGrad) dySeg(dy []float32, g int, s convSeg, sc *convScratch) (data
 
 // gemmGrad computes dX and/or dW (nil: not wanted) of a convolution that
 // is not depthwise, group by group.
-func (pl *convGrad) gemmGrad(k *simd.Kernels, par simd.Parallel, x, w, dy, dx, dw []float32) {
+//
+// dx comes with unspecified contents: gemmGrad clears it unless the
+// convolution is pointwise, where every element of dX is written exactly
+// once (by a segment's GEMM, or copied from its columns by col2im).
+func (pl *convGrad) gemmGrad(c *gradCtx, x, w, dy, dx, dw []float32) {
+	k, par, mem := c.k, c.par, c.mem
 	threads := ghThreads(par)
 	segs := pl.segments(threads)
+	if dx != nil && !pl.pointwise {
+		ghClear(par, dx)
+	}
 	if threads > 1 && pl.group >= 2*threads {
 		// Many groups: a group per task, each run serially.
 		ghFor(par, pl.group, func(lo, hi int) {
 			for g := lo; g < hi; g++ {
-				pl.groupGrad(k, nil, g, segs, x, w, dy, dx, dw)
+				pl.groupGrad(k, nil, mem, g, segs, x, w, dy, dx, dw)
 			}
 		})
 		return
 	}
 	for g := 0; g < pl.group; g++ {
-		pl.groupGrad(k, par, g, segs, x, w, dy, dx, dw)
+		pl.groupGrad(k, par, mem, g, segs, x, w, dy, dx, dw)
 	}
 }
 
-// convGemvMax is the largest mg·cg for which a pointwise convolution's
-// dW is computed by Gemv straight from X and dY (no packing) rather than
-// by a GEMM (measured on avx512: Gemv is up to 9× faster for 32→16
-// channels, 15% faster at 96×576, 40% slower at 160×960), and
-// convGemvPiece the most positions of one Gemv call there.
+// ghClear zeroes d, in parallel pieces when it is large.
+func ghClear(par simd.Parallel, d []float32) {
+	const piece = 1 << 16
+	if len(d) < 2*piece || ghThreads(par) < 2 {
+		clear(d)
+		return
+	}
+	ghFor(par, (len(d)+piece-1)/piece, func(lo, hi int) {
+		clear(d[lo*piece : min(len(d), hi*piece)])
+	})
+}
+
+// convGemvMax is the largest mg·r for which a convolution's dW is
+// computed by Gemv rather than by a GEMM (measured on avx512 for pointwise
+// layers, whose Gemv reads X and dY as they are: Gemv is up to 9× faster
+// for 32→16 channels, 15% faster at 96×576, 40% slower at 160×960), and
+// convGemvPiece the most positions of one Gemv call there. Other layers
+// take the Gemv only when their im2col rows are few (r at most
+// convGemvMaxR: a first layer on 3 channels, whose dW GEMM would pack
+// runs of 3 floats per tap), building them per piece.
 var (
 	convGemvMax   = 96 * 1024
 	convGemvPiece = 2048
+	convGemvMaxR  = 160
 )
 
 // groupGrad computes group g's part of dX and dW.
@@ -479,9 +517,10 @@ var (
 //
 // dW's GEMM reads its B operand from a channels-last copy of X (see
 // convBandB), which orders dW's columns tap-major; they are put back in
-// ONNX order at the end. Small pointwise layers use Gemv instead
-// (dwGemv).
-func (pl *convGrad) groupGrad(k *simd.Kernels, par simd.Parallel, g int, segs []convSeg, x, w, dy, dx, dw []float32) {
+// ONNX order at the end. Layers with a small dW (pointwise ones, or ones
+// with few im2col rows such as a first layer on 3 channels) use Gemv
+// instead (dwGemv).
+func (pl *convGrad) groupGrad(k *simd.Kernels, par simd.Parallel, mem *gradMem, g int, segs []convSeg, x, w, dy, dx, dw []float32) {
 	mg, r := pl.mg, pl.r
 	var wt *simd.PackedA
 	if dx != nil {
@@ -491,8 +530,8 @@ func (pl *convGrad) groupGrad(k *simd.Kernels, par simd.Parallel, g int, segs []
 	var dwg []float32
 	if dw != nil {
 		dwg = dw[g*mg*r : (g+1)*mg*r]
-		if pl.pointwise && mg*pl.cg <= convGemvMax {
-			pl.dwGemv(k, par, g, x, dy, dwg)
+		if mg*r <= convGemvMax && (pl.pointwise || r <= convGemvMaxR) {
+			pl.dwGemv(k, par, mem, g, x, dy, dwg)
 			dwg = nil
 		}
 	}
@@ -508,7 +547,8 @@ func (pl *convGrad) groupGrad(k *simd.Kernels, par simd.Parallel, g int, segs []
 	if threads > 1 && len(segs) >= threads && safe && ghMulFits(len(segs), mg, r) && len(segs)*mg*r <= 1<<22 {
 		var parts []float32
 		if dwg != nil {
-			parts = make([]float32, len(segs)*mg*r)
+			parts = mem.get(len(segs)*mg*r, false) // each segment's GEMM writes its part
+			defer mem.free(parts)
 		}
 		ghFor(par, len(segs), func(lo, hi int) {
 			sc := new(convScratch)
@@ -613,45 +653,102 @@ func (pl *convGrad) segGrad(k *simd.Kernels, par simd.Parallel, g int, s convSeg
 	}
 }
 
-// dwGemv sets dwg (mg × cg) to dW of group g of a pointwise convolution:
-// dW[m, c] = Σ_positions dY[m, ·]·X[c, ·], a Gemv (the cg rows of X
-// against the mg rows of dY) per piece of at most 2048 positions of an
-// image, the pieces split into fixed parts summed in order.
-func (pl *convGrad) dwGemv(k *simd.Kernels, par simd.Parallel, g int, x, dy, dwg []float32) {
-	mg, cg, p := pl.mg, pl.cg, pl.p
+// dwGemv sets dwg (mg × r) to dW of group g: dW[m, j] = Σ_positions
+// dY[m, ·]·col[j, ·], with col the im2col matrix, a Gemv (the r rows of
+// col against the mg rows of dY) per piece of at most convGemvPiece
+// positions of an image, the pieces split into fixed parts summed in
+// order. A pointwise convolution's col is X itself; otherwise each piece's
+// rows are built first (im2colPiece).
+func (pl *convGrad) dwGemv(k *simd.Kernels, par simd.Parallel, mem *gradMem, g int, x, dy, dwg []float32) {
+	mg, cg, r, p := pl.mg, pl.cg, pl.r, pl.p
 	per := winCeilDiv(p, convGemvPiece)
 	items := pl.batch * per
 	if items == 0 {
 		return
 	}
 	nparts := min(items, 4*ghThreads(par))
-	parts := make([]float32, nparts*mg*cg)
+	parts := mem.get(nparts*mg*r, false) // each part's first Gemv writes it whole
+	defer mem.free(parts)
 	ghFor(par, nparts, func(lo, hi int) {
-		tb := ghGetBuf(mg * cg)
+		tb := ghGetBuf(mg * r)
 		tmp := *tb
+		var cb *[]float32
+		if !pl.pointwise {
+			cb = ghGetBuf(r * winCeilDiv(p, per))
+		}
 		for j := lo; j < hi; j++ {
-			acc := parts[j*mg*cg : (j+1)*mg*cg]
+			acc := parts[j*mg*r : (j+1)*mg*r]
 			i0, i1 := j*items/nparts, (j+1)*items/nparts
 			for it := i0; it < i1; it++ {
 				img, pc := it/per, it%per
 				a, b := p*pc/per, p*(pc+1)/per
-				xs := x[(img*pl.c+g*cg)*p+a:]
+				var cols []float32
+				ldc := p
+				if pl.pointwise {
+					cols = x[(img*pl.c+g*cg)*p+a:][:(cg-1)*p+b-a]
+				} else {
+					ldc = b - a
+					cols = (*cb)[:r*ldc]
+					pl.im2colPiece(k, cols, x, img, g, a, b)
+				}
 				ds := dy[(img*pl.m+g*mg)*p+a:]
 				dst := acc
 				if it > i0 {
 					dst = tmp
 				}
-				k.Gemv(dst, cg, xs[:(cg-1)*p+b-a], p, ds[:(mg-1)*p+b-a], p, mg, cg, b-a)
+				k.Gemv(dst, r, cols, ldc, ds[:(mg-1)*p+b-a], p, mg, r, b-a)
 				if it > i0 {
 					k.AddTo(acc, tmp)
 				}
 			}
 		}
-		ghPutBuf(tb)
+		ghPutBuf(tb, cb)
 	})
-	copy(dwg, parts[:mg*cg])
+	copy(dwg, parts[:mg*r])
 	for j := 1; j < nparts; j++ {
-		k.AddTo(dwg, parts[j*mg*cg:(j+1)*mg*cg])
+		k.AddTo(dwg, parts[j*mg*r:(j+1)*mg*r])
+	}
+}
+
+// im2colPiece writes into cols (r rows of b-a floats) the im2col rows of
+// group g of image img over output positions [a, b): row (c·KH + ky)·KW +
+// kx, column q holds the input value tap (ky, kx) of the group's channel c
+// reads at position a+q (zero in the padding).
+func (pl *convGrad) im2colPiece(k *simd.Kernels, cols, x []float32, img, g, a, b int) {
+	n := b - a
+	hw := pl.h * pl.w
+	oy0, oy1 := a/pl.ow, (b-1)/pl.ow
+	for ci := 0; ci < pl.cg; ci++ {
+		plane := x[(img*pl.c+g*pl.cg+ci)*hw:][:hw]
+		for tap := 0; tap < pl.ksz; tap++ {
+			ky, kx := tap/pl.kw, tap%pl.kw
+			row := cols[(ci*pl.ksz+tap)*n:][:n]
+			xoff := kx*pl.dw - pl.pl
+			lo, hi := pl.oxLo[kx], pl.oxHi[kx]
+			for oy := oy0; oy <= oy1; oy++ {
+				// Columns [c0, c1) of this output row are in the piece.
+				c0, c1 := 0, pl.ow
+				if oy == oy0 {
+					c0 = a % pl.ow
+				}
+				if oy == oy1 {
+					c1 = (b-1)%pl.ow + 1
+				}
+				dst := row[oy*pl.ow+c0-a : oy*pl.ow+c1-a]
+				iy := oy*pl.sh - pl.pt + ky*pl.dh
+				if iy < 0 || iy >= pl.h {
+					clear(dst)
+					continue
+				}
+				va, vb := min(max(lo, c0), c1), min(max(hi, c0), c1) // valid columns
+				vb = max(va, vb)
+				clear(dst[:va-c0])
+				if vb > va {
+					k.Gather(dst[va-c0:vb-c0], plane[iy*pl.w+va*pl.sw+xoff:], 1, vb-va, vb-va, 0, pl.sw)
+				}
+				clear(dst[vb-c0:])
+			}
+		}
 	}
 }
 
@@ -779,8 +876,9 @@ func ghPackZero(dst []float32, kc, nr, p, q, cnt int) {
 
 // col2im adds the r × s.n matrix dcol (row stride ld; row (c, ky, kx),
 // column q: the gradient of the input value tap (ky, kx) of channel c of
-// group g reads at position s.k0+q) into dx. A task per (image, channel),
-// each writing its own plane.
+// group g reads at position s.k0+q) into dx (a pointwise convolution's
+// columns, the only contributions to their positions, are copied). A task
+// per (image, channel), each writing its own plane.
 func (pl *convGrad) col2im(k *simd.Kernels, par simd.Parallel, dcol []float32, ld, g int, s convSeg, dx []float32) {
 	img0 := s.k0 / pl.p
 	img1 := (s.k0 + s.n - 1) / pl.p
@@ -794,7 +892,8 @@ func (pl *convGrad) col2im(k *simd.Kernels, par simd.Parallel, dcol []float32, l
 			col0 := img*pl.p - s.k0
 			plane := dx[(img*pl.c+g*pl.cg+ci)*hw:][:hw]
 			if pl.pointwise {
-				k.AddTo(plane[pa:pb], dcol[ci*ld+col0+pa:][:pb-pa])
+				// The only contribution to these positions.
+				copy(plane[pa:pb], dcol[ci*ld+col0+pa:][:pb-pa])
 				continue
 			}
 			oy0, oy1 := pa/pl.ow, (pb-1)/pl.ow
@@ -914,85 +1013,249 @@ func (s *convColT) PackB(dst []float32, p0, kc, j0, n, nr int) {
 // depthwiseGrad computes dX and/or dW of a depthwise convolution, a task
 // per channel over every image.
 //
-// dX: with u the output gradient upsampled by the strides (dY[oy, ox] at
-// (oy·sh, ox·sw), zeros between) and U its copy padded so that
-// U[a, b] = u[a - (eh - pt), b - (ew - pl)] (eh = (KH-1)·dh, ew likewise),
-// an H+eh by W+ew plane,
+// dX: input row iy = py + sh·a (py the row's stride phase) collects the
+// taps ky with py + pt - ky·dh divisible by sh, from output row a + e(ky),
+// e(ky) = (py + pt - ky·dh)/sh. With v each output row spread by the
+// horizontal stride (dY[oy, ox] at column L + ox·sw, zeros between; L
+// leaves room for the leftmost tap) in a plane V padded with zero rows,
 //
-//	dX[iy, ix] = Σ_{ky,kx} W[KH-1-ky, KW-1-kx] · U[iy + ky·dh, ix + kx·dw]
+//	dX[py + sh·a, ix] = Σ_{ky of phase py, kx} W[ky, kx] · V[a + e(ky) + T, ix + pl - kx·dw + L]
 //
-// a stride-1 depthwise convolution (DWConv over U's rows, as a wide
-// output of row stride W+ew).
+// which is the tier's DWConv with one output row per a, written straight
+// into every sh-th row of dX: a stride-2 layer does the arithmetic of its
+// taps that can contribute (about half), not of all of them over an
+// upsampled plane.
 //
 // dW: tap (ky, kx) reads input (oy·sh + ky·dh - pt, ox·sw + kx·dw - pl),
 // which is element (oy + qy, ox + qx) of the zero-padded input's stride
 // phase plane (ky·dh mod sh, kx·dw mod sw), qy = ky·dh div sh and qx
 // likewise (the forward's phase planes). With dY laid out at the phase
-// planes' row stride (zeros past OW in each row), each tap is one dot
-// product of dY with its phase plane shifted by (qy, qx).
+// planes' row stride (zeros past OW in each row and past OH in each
+// plane) and every image's planes one after the other, each tap is one
+// dot product, over the whole batch, of dY with its phase planes shifted
+// by (qy, qx).
 func (pl *convGrad) depthwiseGrad(k *simd.Kernels, par simd.Parallel, x, w, dy, dx, dw []float32) {
 	ksz, hw := pl.ksz, pl.h*pl.w
-	// dX's geometry.
-	eh, ew := (pl.kh-1)*pl.dh, (pl.kw-1)*pl.dw
-	hp, wp := pl.h+eh, pl.w+ew
-	top, left := eh-pl.pt, ew-pl.pl
-	nx := (pl.h-1)*wp + pl.w // wide output
-	offs := make([]int, ksz)
-	for ky := 0; ky < pl.kh; ky++ {
-		for kx := 0; kx < pl.kw; kx++ {
-			offs[ky*pl.kw+kx] = ky*pl.dh*wp + kx*pl.dw
-		}
+	var gx *convDWdX
+	if dx != nil {
+		gx = pl.dwDX()
 	}
-	// dW's geometry: phase planes of hq × wq, tap t at tapOff[t].
-	ph := pl.dwPhases()
-	nw := (pl.oh-1)*ph.wq + pl.ow // dot length
+	var ph *convDWPhases
+	var nw, per, stride, tail int
+	if dw != nil {
+		ph = pl.dwPhases()
+		nw = (pl.oh-1)*ph.wq + pl.ow
+		// Images per run of dot products: as many as keep the planes
+		// and dY near the second-level cache.
+		per = min(pl.batch, max(1, convDWChunk/((len(ph.fills)+1)*ph.planeLen)))
+		// Past the last image's planes, room for the largest in-plane
+		// tap offset (read, multiplied by dY's zeros).
+		for _, off := range ph.tapOff {
+			tail = max(tail, off%ph.planeLen)
+		}
+		stride = per*ph.planeLen + tail // one phase plane of each image of a run
+	}
 	ghFor(par, pl.c, func(lo, hi int) {
-		var ub, wb, qb, yb *[]float32
-		var u, wide, xq, dyw []float32
+		var vb, wb, ob, qb, yb *[]float32
 		if dx != nil {
-			ub, wb = ghGetBuf(hp*wp), ghGetBuf(nx)
-			u, wide = *ub, *wb
+			vb, wb = ghGetBuf(gx.vLen), ghGetBuf(gx.wLen)
+			if gx.wide > 0 {
+				ob = ghGetBuf(gx.wide)
+			}
 		}
+		var acc []float32
 		if dw != nil {
-			qb, yb = ghGetBuf(len(ph.fills)*ph.planeLen), ghGetBuf(nw)
-			xq, dyw = *qb, *yb
+			qb, yb = ghGetBuf(len(ph.fills)*stride), ghGetBuf(per*ph.planeLen)
+			acc = make([]float32, ksz)
 		}
-		wf := make([]float32, ksz)
-		acc := make([]float32, ksz)
 		y1 := make([]float32, 1)
 		for c := lo; c < hi; c++ {
-			for t := range wf {
-				wf[t] = w[c*ksz+ksz-1-t] // the flipped kernel
-			}
-			clear(acc)
-			for img := 0; img < pl.batch; img++ {
-				plane := img*pl.c + c
-				g := dy[plane*pl.p:][:pl.p]
-				if dx != nil {
-					pl.upsample(u, g, hp, wp, top, left)
-					k.DWConv(wide, u, offs, wf, nil, 1, nx, nx, 0)
-					k.Gather(dx[plane*hw:][:hw], wide, pl.h, pl.w, pl.w, wp, 1)
+			if dx != nil {
+				gx.weights(*wb, w[c*ksz:(c+1)*ksz])
+				var wide []float32
+				if ob != nil {
+					wide = *ob
 				}
-				if dw != nil {
-					ph.fill(k, xq, x[plane*hw:][:hw], pl)
+				for img := 0; img < pl.batch; img++ {
+					plane := img*pl.c + c
+					gx.run(k, pl, dx[plane*hw:][:hw], dy[plane*pl.p:][:pl.p], *vb, *wb, wide)
+				}
+			}
+			if dw == nil {
+				continue
+			}
+			xq, dyw := *qb, *yb
+			for i0 := 0; i0 < pl.batch; i0 += per {
+				cnt := min(per, pl.batch-i0)
+				for i := 0; i < cnt; i++ {
+					plane := (i0+i)*pl.c + c
+					for s := range ph.fills {
+						ph.fillPlane(k, xq[s*stride+i*ph.planeLen:][:ph.planeLen], s, x[plane*hw:][:hw], pl)
+					}
+					g := dy[plane*pl.p:][:pl.p]
+					d := dyw[i*ph.planeLen:][:ph.planeLen]
 					for oy := 0; oy < pl.oh; oy++ {
-						row := dyw[oy*ph.wq:]
+						row := d[oy*ph.wq:]
 						copy(row[:pl.ow], g[oy*pl.ow:(oy+1)*pl.ow])
-						if oy < pl.oh-1 {
-							clear(row[pl.ow:ph.wq])
-						}
+						clear(row[pl.ow:ph.wq])
 					}
-					for t, off := range ph.tapOff {
-						acc[t] += ghDot(k, dyw[:nw], xq[off:off+nw], y1)
+					clear(d[pl.oh*ph.wq:])
+				}
+				for s := range ph.fills {
+					clear(xq[s*stride+cnt*ph.planeLen:][:tail])
+				}
+				n := (cnt-1)*ph.planeLen + nw
+				for t, off := range ph.tapOff {
+					s, o := off/ph.planeLen, off%ph.planeLen
+					v := ghDot(k, dyw[:n], xq[s*stride+o:][:n], y1)
+					if i0 == 0 {
+						acc[t] = v
+					} else {
+						acc[t] += v
 					}
 				}
 			}
-			if dw != nil {
-				copy(dw[c*ksz:(c+1)*ksz], acc)
+			copy(dw[c*ksz:(c+1)*ksz], acc)
+		}
+		ghPutBuf(vb, wb, ob, qb, yb)
+	})
+}
+
+// convDWChunk bounds the floats of the phase planes and dY that one run of
+// a depthwise dW's dot products reads (several images of small planes,
+// one of a large plane); convDWWideMax is the widest input for which dX
+// is computed as one wide run of outputs per stride phase and copied out
+// (narrow planes: a DWConv row per output row would be too short).
+var (
+	convDWChunk   = 1 << 13
+	convDWWideMax = 32
+)
+
+// convDWdX is the geometry of a depthwise convolution's dX (see
+// depthwiseGrad): the spread plane V (vh × vw, dY's row oy at row
+// top + oy, column left + ox·sw) and, per vertical stride phase, the taps
+// and their offsets into V.
+type convDWdX struct {
+	vh, vw, top, left int
+	vLen, wLen        int // floats of V and of the weights of every phase
+	phases            []convDWPhase
+	// wide > 0: each phase is one DWConv row of (rows-1)·vw + W outputs
+	// (row a of the phase at a·vw) into a scratch of wide floats, then
+	// gathered into dX; its weights are one copy.
+	wide int
+}
+
+// convDWPhase is one vertical stride phase py of dX: rows py + sh·a for a
+// in [0, rows), each a DWConv row over V with the taps (ky, kx) of taps
+// (ky·KW + kx) at offs, its weights at wOff in the weights buffer (one
+// copy per row, as DWConv wants).
+type convDWPhase struct {
+	py, rows   int
+	taps, offs []int
+	wOff       int
+}
+
+// dwDX lays out dX's computation.
+func (pl *convGrad) dwDX() *convDWdX {
+	g := &convDWdX{left: max(0, (pl.kw-1)*pl.dw-pl.pl)}
+	g.vw = pl.w + pl.pl + g.left
+	type tapRow struct{ ky, e int }
+	var all [][]tapRow
+	minE, maxRow := 0, pl.oh // maxRow: one past the last V row read, before the top padding
+	for py := 0; py < min(pl.sh, pl.h); py++ {
+		var rows []tapRow
+		ha := winCeilDiv(pl.h-py, pl.sh)
+		for ky := 0; ky < pl.kh; ky++ {
+			num := py + pl.pt - ky*pl.dh
+			if ((num%pl.sh)+pl.sh)%pl.sh != 0 {
+				continue
+			}
+			e := (num - ((num%pl.sh)+pl.sh)%pl.sh) / pl.sh // exact
+			rows = append(rows, tapRow{ky, e})
+			minE = min(minE, e)
+			maxRow = max(maxRow, ha-1+e+1)
+		}
+		all = append(all, rows)
+	}
+	g.top = -minE
+	g.vh = g.top + maxRow
+	g.vLen = g.vh * g.vw
+	wideRuns := pl.w <= convDWWideMax
+	for py, rows := range all {
+		ph := convDWPhase{py: py, rows: winCeilDiv(pl.h-py, pl.sh), wOff: g.wLen}
+		for _, tr := range rows {
+			for kx := 0; kx < pl.kw; kx++ {
+				ph.taps = append(ph.taps, tr.ky*pl.kw+kx)
+				ph.offs = append(ph.offs, (tr.e+g.top)*g.vw+pl.pl-kx*pl.dw+g.left)
 			}
 		}
-		ghPutBuf(ub, wb, qb, yb)
-	})
+		if wideRuns {
+			g.wLen += len(ph.taps)
+			g.wide = max(g.wide, (ph.rows-1)*g.vw+pl.w)
+		} else {
+			g.wLen += ph.rows * len(ph.taps)
+		}
+		g.phases = append(g.phases, ph)
+	}
+	return g
+}
+
+// weights fills wbuf with each phase's tap weights of the channel's
+// kernel wc, once per output row.
+func (g *convDWdX) weights(wbuf, wc []float32) {
+	for _, ph := range g.phases {
+		nt := len(ph.taps)
+		if nt == 0 {
+			continue
+		}
+		row := wbuf[ph.wOff : ph.wOff+nt]
+		for i, t := range ph.taps {
+			row[i] = wc[t]
+		}
+		if g.wide > 0 {
+			continue // one row of outputs per phase
+		}
+		for r := 1; r < ph.rows; r++ {
+			copy(wbuf[ph.wOff+r*nt:ph.wOff+(r+1)*nt], row)
+		}
+	}
+}
+
+// run computes one plane of dX (H×W) from its plane of dY (OH×OW), with
+// v (g.vLen floats) as scratch for V, wbuf from weights and wide (g.wide
+// floats) for the wide runs.
+func (g *convDWdX) run(k *simd.Kernels, pl *convGrad, dx, dy, v, wbuf, wide []float32) {
+	// V: dY's rows spread by the horizontal stride, zeros elsewhere.
+	clear(v)
+	oxb := min(pl.ow, winCeilDiv(g.vw-g.left, pl.sw)) // columns that land in V
+	for oy := 0; oy < pl.oh; oy++ {
+		src := dy[oy*pl.ow : oy*pl.ow+oxb]
+		dst := v[(g.top+oy)*g.vw+g.left:]
+		if pl.sw == 1 {
+			copy(dst, src)
+			continue
+		}
+		for i, val := range src {
+			dst[i*pl.sw] = val
+		}
+	}
+	for _, ph := range g.phases {
+		nt := len(ph.taps)
+		if nt == 0 {
+			// No tap reaches these rows: their gradient is zero.
+			for a := 0; a < ph.rows; a++ {
+				clear(dx[(ph.py+a*pl.sh)*pl.w:][:pl.w])
+			}
+			continue
+		}
+		if g.wide > 0 {
+			n := (ph.rows-1)*g.vw + pl.w
+			k.DWConv(wide[:n], v, ph.offs, wbuf[ph.wOff:ph.wOff+nt], nil, 1, n, n, 0)
+			k.Gather(dx[ph.py*pl.w:], wide, ph.rows, pl.w, pl.sh*pl.w, g.vw, 1)
+			continue
+		}
+		k.DWConv(dx[ph.py*pl.w:], v, ph.offs, wbuf[ph.wOff:ph.wOff+ph.rows*nt], nil, ph.rows, pl.w, pl.sh*pl.w, g.vw)
+	}
 }
 
 // convDWPhases is the stride phase planes of one zero-padded input plane
@@ -1047,45 +1310,14 @@ func convPhaseRange(r, pad, s, size, n int) (lo, hi int) {
 	return lo, hi
 }
 
-// fill writes the phase planes of the input plane src (H×W) into xq.
-func (ps *convDWPhases) fill(k *simd.Kernels, xq, src []float32, pl *convGrad) {
-	clear(xq[:len(ps.fills)*ps.planeLen])
-	for s, f := range ps.fills {
-		if f.aLo >= f.aHi || f.bLo >= f.bHi {
-			continue
-		}
-		iy, ix := f.aLo*pl.sh+f.ry-pl.pt, f.bLo*pl.sw+f.rx-pl.pl
-		k.Gather(xq[s*ps.planeLen+f.aLo*ps.wq+f.bLo:], src[iy*pl.w+ix:], f.aHi-f.aLo, f.bHi-f.bLo, ps.wq, pl.sh*pl.w, pl.sw)
-	}
-}
-
-// upsample writes into u (hp × wp) the plane's output gradient g (OH×OW)
-// spread by the strides, at offset (top, left), zeros elsewhere; entries
-// falling outside u are dropped (no input reads them).
-func (pl *convGrad) upsample(u, g []float32, hp, wp, top, left int) {
-	clear(u)
-	// Columns ox with left + ox·sw in [0, wp).
-	oxa := 0
-	if left < 0 {
-		oxa = winCeilDiv(-left, pl.sw)
-	}
-	oxb := min(pl.ow, winCeilDiv(wp-left, pl.sw))
-	if oxa >= oxb {
+// fillPlane writes phase plane s of the input plane src (H×W) into dst
+// (planeLen floats, zeros in the padding).
+func (ps *convDWPhases) fillPlane(k *simd.Kernels, dst []float32, s int, src []float32, pl *convGrad) {
+	clear(dst[:ps.planeLen])
+	f := ps.fills[s]
+	if f.aLo >= f.aHi || f.bLo >= f.bHi {
 		return
 	}
-	for oy := 0; oy < pl.oh; oy++ {
-		a := top + oy*pl.sh
-		if a < 0 || a >= hp {
-			continue
-		}
-		src := g[oy*pl.ow+oxa : oy*pl.ow+oxb]
-		dst := u[a*wp+left+oxa*pl.sw:]
-		if pl.sw == 1 {
-			copy(dst, src)
-			continue
-		}
-		for i, v := range src {
-			dst[i*pl.sw] = v
-		}
-	}
+	iy, ix := f.aLo*pl.sh+f.ry-pl.pt, f.bLo*pl.sw+f.rx-pl.pl
+	k.Gather(dst[f.aLo*ps.wq+f.bLo:], src[iy*pl.w+ix:], f.aHi-f.aLo, f.bHi-f.bLo, ps.wq, pl.sh*pl.w, pl.sw)
 }

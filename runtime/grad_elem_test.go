@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/runinfer/runinfer/ir"
@@ -221,6 +222,51 @@ func TestGradBinaryBigReduction(t *testing.T) {
 	for _, v := range din[1].F32() {
 		if math.Abs(float64(v-want)) > 1e-6*float64(want) {
 			t.Fatalf("bias gradient %v, want %v", v, want)
+		}
+	}
+}
+
+// TestGradMaskKeyRange checks the integer-key range test of the Clip and
+// Relu gradients against float comparisons, on the special values (±0,
+// ±Inf, NaNs of both signs, denormals, the bounds and their neighbours)
+// and random ones, for bounds of every kind.
+func TestGradMaskKeyRange(t *testing.T) {
+	r := rand.New(rand.NewPCG(61, 62))
+	inf := float32(math.Inf(1))
+	negZero := float32(math.Copysign(0, -1))
+	special := []float32{0, negZero, inf, -inf, float32(math.NaN()), -float32(math.NaN()),
+		math.Float32frombits(1), -math.Float32frombits(1), math.Float32frombits(0x7fffff), math.MaxFloat32, -math.MaxFloat32,
+		math.Float32frombits(0x7f800001), math.Float32frombits(0xff800001)}
+	bounds := [][2]float32{{0, 6}, {negZero, 6}, {-1, 1}, {-inf, inf}, {-inf, 0}, {-inf, negZero}, {0, 0}, {2, 2},
+		{math.Float32frombits(1), inf}, {-3.5, -0.25}, {0.5, inf}, {-inf, -2}}
+	for i := 0; i < 20; i++ {
+		a, b := float32(r.NormFloat64()*4), float32(r.NormFloat64()*4)
+		bounds = append(bounds, [2]float32{min(a, b), max(a, b)})
+	}
+	for _, bd := range bounds {
+		lo, hi := bd[0], bd[1]
+		x := slices.Clone(special)
+		for _, v := range []float32{lo, hi} {
+			x = append(x, v, math.Nextafter32(v, inf), math.Nextafter32(v, -inf), -v)
+		}
+		for range 200 {
+			x = append(x, float32(r.NormFloat64()*8))
+		}
+		g := make([]float32, len(x))
+		for i := range g {
+			g[i] = float32(i + 1)
+		}
+		got := make([]float32, len(x))
+		klo, span := f32KeyRange(lo, hi)
+		maskKeyRange(x, g, got, klo, span)
+		for i, v := range x {
+			want := float32(0)
+			if v >= lo && v <= hi {
+				want = g[i]
+			}
+			if got[i] != want {
+				t.Errorf("range [%v, %v], x = %v (%#x): got %v, want %v", lo, hi, v, math.Float32bits(v), got[i], want)
+			}
 		}
 	}
 }

@@ -72,7 +72,9 @@ func gemmGradForward(c *gradCtx, n *ir.Node, in []*ir.Tensor) ([]*ir.Tensor, any
 	if err != nil {
 		return nil, nil, err
 	}
-	y, err := ghNewF32(c, "Gemm output", []int{g.m, g.n})
+	// Every element is written when there is one (k = 0 included: the
+	// GEMM writes A·B = 0, Gemv zero sums).
+	y, err := ghNewF32(c, "Gemm output", []int{g.m, g.n}, g.k == 0)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -144,10 +146,12 @@ func gemmGradBackward(c *gradCtx, n *ir.Node, in, out []*ir.Tensor, saved any, d
 	if err != nil {
 		return nil, err
 	}
-	din := ghZeros(in, need)
 	if dy == nil {
-		return din, nil
+		return ghZeros(c, in, need), nil
 	}
+	// Each gradient is written whole below (dA and dB by a GEMM, dC from
+	// its sums), unless a GEMM has an empty dimension.
+	din := ghGrads(c, in, need, g.m == 0 || g.k == 0 || g.n == 0)
 	a, b := in[0], in[1]
 	ad, bd := a.F32(), b.F32()
 	k := c.k
@@ -271,7 +275,7 @@ func matmulGradForward(c *gradCtx, n *ir.Node, in []*ir.Tensor) ([]*ir.Tensor, a
 	if err != nil {
 		return nil, nil, err
 	}
-	y, err := ghNewF32(c, "MatMul output", g.s.out)
+	y, err := ghNewF32(c, "MatMul output", g.s.out, g.nb == 0 || g.s.k == 0)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -325,9 +329,16 @@ func matmulGradBackward(c *gradCtx, n *ir.Node, in, out []*ir.Tensor, saved any,
 	if err != nil {
 		return nil, err
 	}
-	din := ghZeros(in, need)
 	if dy == nil || g.nb == 0 || s.k == 0 {
-		return din, nil
+		return ghZeros(c, in, need), nil
+	}
+	// Gradients of operands with a matrix per output matrix are written
+	// whole; broadcast ones accumulate.
+	din := make([]*ir.Tensor, len(in))
+	for i, full := range []bool{g.aFull, g.bFull} {
+		if ghNeeds(need, i) {
+			din[i] = c.shaped(in[i], !full)
+		}
 	}
 	a, b := in[0].F32(), in[1].F32()
 	var da, db []float32

@@ -135,7 +135,7 @@ func bnGradForward(c *gradCtx, n *ir.Node, in []*ir.Tensor) ([]*ir.Tensor, any, 
 	if g.training && cnt < 2 {
 		return nil, nil, fmt.Errorf("training-mode BatchNormalization needs more than one value per channel, X %v has %d", in[0].Shape, cnt)
 	}
-	y, err := ghNewF32(c, "BatchNormalization output", in[0].Shape)
+	y, err := ghNewF32(c, "BatchNormalization output", in[0].Shape, false) // every channel is written
 	if err != nil {
 		return nil, nil, err
 	}
@@ -171,7 +171,7 @@ func bnGradForward(c *gradCtx, n *ir.Node, in []*ir.Tensor) ([]*ir.Tensor, any, 
 		return nil, nil, err
 	}
 	g.mean, g.invstd = make([]float64, g.ch), make([]float64, g.ch)
-	g.xhat = make([]float32, len(x))
+	g.xhat = c.floats(len(x), false) // every channel is written
 	bvar := make([]float64, g.ch)
 	ones := ghOnes(min(cnt, max(g.inner, bnGather*g.batch)))
 	ghFor(c.par, g.ch, func(lo, hi int) {
@@ -234,13 +234,16 @@ func bnGradBackward(c *gradCtx, n *ir.Node, in, out []*ir.Tensor, saved any, dou
 	if err != nil {
 		return nil, err
 	}
+	// Nothing to compute: zeros. Otherwise every channel of each wanted
+	// gradient is written.
+	zero := dy == nil || g.batch*g.inner == 0
 	din := make([]*ir.Tensor, len(in))
 	for i := 0; i < 3; i++ {
 		if ghNeeds(need, i) {
-			din[i] = zerosLike(in[i])
+			din[i] = c.shaped(in[i], zero)
 		}
 	}
-	if dy == nil || g.batch*g.inner == 0 {
+	if zero {
 		return din, nil
 	}
 	var dx, dscale, dbias []float32

@@ -27,6 +27,20 @@ type gradCtx struct {
 	training bool
 	rng      *rand.Rand // Dropout's masks; only used when training
 	limit    int        // the largest tensor (elements) a step may create
+	// mem is the trainer's buffer pool (grad_mem.go; nil: ordinary
+	// allocations). Ops take their outputs, gradients and large scratch
+	// from it through floats, newF32, zerosLike and likeF32.
+	mem *gradMem
+	// doutFree[i], set by the engine for the backward call in progress,
+	// says that nothing but this call will read dout[i] again: the op may
+	// overwrite it and return it as an input's gradient (see doutReusable).
+	doutFree []bool
+}
+
+// doutReusable reports whether backward may overwrite dout[i] (an
+// exception to "backward must not modify dout").
+func (c *gradCtx) doutReusable(i int) bool {
+	return c != nil && i < len(c.doutFree) && c.doutFree[i]
 }
 
 // gradOp is one operator's backward mode.
@@ -43,7 +57,8 @@ type gradCtx struct {
 // i: treat it as zero). need[i] says whether input i's gradient is wanted.
 // It returns din with len(din) == len(in); din[i] must be set (same dtype
 // and shape as in[i]) where need[i] is true, and is ignored elsewhere.
-// Gradients are float32 tensors. backward must not modify in, out or dout.
+// Gradients are float32 tensors. backward must not modify in, out or dout,
+// except a dout[i] for which c.doutReusable(i) says so.
 type gradOp struct {
 	forward  func(c *gradCtx, n *ir.Node, in []*ir.Tensor) (out []*ir.Tensor, saved any, err error)
 	backward func(c *gradCtx, n *ir.Node, in, out []*ir.Tensor, saved any, dout []*ir.Tensor, need []bool) (din []*ir.Tensor, err error)

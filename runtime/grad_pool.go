@@ -111,7 +111,7 @@ func maxPoolGradForward(c *gradCtx, n *ir.Node, in []*ir.Tensor) ([]*ir.Tensor, 
 	if p.inSp > math.MaxInt32 {
 		return nil, nil, fmt.Errorf("input planes of %d elements are too large for backward mode: %w", p.inSp, ir.ErrTooLarge)
 	}
-	y, err := ghNewF32(c, "MaxPool output", p.yShape)
+	y, err := ghNewF32(c, "MaxPool output", p.yShape, !p.twoD) // argPlane writes every output
 	if err != nil {
 		return nil, nil, err
 	}
@@ -282,7 +282,7 @@ func maxPoolGradBackward(c *gradCtx, n *ir.Node, in, out []*ir.Tensor, saved any
 	if err != nil {
 		return nil, err
 	}
-	din := ghZeros(in, need)
+	din := ghZeros(c, in, need)
 	if dy == nil {
 		return din, nil
 	}
@@ -352,7 +352,7 @@ func avgPoolGradForward(c *gradCtx, n *ir.Node, in []*ir.Tensor) ([]*ir.Tensor, 
 		out, err := EvalNode(n, in, c.limit)
 		return out, s, err
 	}
-	y, err := ghNewF32(c, "AveragePool output", p.yShape)
+	y, err := ghNewF32(c, "AveragePool output", p.yShape, false) // the kernel writes every output
 	if err != nil {
 		return nil, nil, err
 	}
@@ -393,7 +393,7 @@ func avgPoolGradBackward(c *gradCtx, n *ir.Node, in, out []*ir.Tensor, saved any
 	if err != nil {
 		return nil, err
 	}
-	din := ghZeros(in, need)
+	din := ghZeros(c, in, need)
 	if dy == nil {
 		return din, nil
 	}
@@ -497,10 +497,10 @@ func globalAvgGradBackward(c *gradCtx, n *ir.Node, in, out []*ir.Tensor, saved a
 	if err != nil {
 		return nil, err
 	}
-	din := ghZeros(in, need)
 	if dy == nil || size == 0 {
-		return din, nil
+		return ghZeros(c, in, need), nil
 	}
+	din := ghGrads(c, in, need, false) // every plane is filled
 	dx := din[0].F32()
 	per := max(1, (1<<16)/size)
 	ghFor(c.par, winCeilDiv(planes, per), func(lo, hi int) {
@@ -536,7 +536,7 @@ func globalMaxGradForward(c *gradCtx, n *ir.Node, in []*ir.Tensor) ([]*ir.Tensor
 	for i := 2; i < len(yShape); i++ {
 		yShape[i] = 1
 	}
-	y, err := ghNewF32(c, "GlobalMaxPool output", yShape)
+	y, err := ghNewF32(c, "GlobalMaxPool output", yShape, false) // a value per plane
 	if err != nil {
 		return nil, nil, err
 	}
@@ -576,7 +576,7 @@ func globalMaxGradBackward(c *gradCtx, n *ir.Node, in, out []*ir.Tensor, saved a
 	if err != nil {
 		return nil, err
 	}
-	din := ghZeros(in, need)
+	din := ghZeros(c, in, need)
 	if dy == nil {
 		return din, nil
 	}

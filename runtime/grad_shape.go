@@ -62,7 +62,7 @@ func transposeBackward(c *gradCtx, n *ir.Node, in, _ []*ir.Tensor, _ any, dout [
 	return din, nil
 }
 
-func concatBackward(_ *gradCtx, n *ir.Node, in, _ []*ir.Tensor, _ any, dout []*ir.Tensor, need []bool) ([]*ir.Tensor, error) {
+func concatBackward(c *gradCtx, n *ir.Node, in, _ []*ir.Tensor, _ any, dout []*ir.Tensor, need []bool) ([]*ir.Tensor, error) {
 	din := make([]*ir.Tensor, len(in))
 	shape := dout[0].Shape
 	axis, err := normAxis(n.AttrInt("axis", 0), len(shape))
@@ -76,7 +76,7 @@ func concatBackward(_ *gradCtx, n *ir.Node, in, _ []*ir.Tensor, _ any, dout []*i
 	for i, x := range in {
 		row := x.Shape[axis] * inner
 		if need[i] {
-			d := zerosLike(x)
+			d := c.likeF32(x) // written whole
 			r := d.F32()
 			for o := 0; o < outer; o++ {
 				copy(r[o*row:(o+1)*row], g[o*outRow+at:])
@@ -88,7 +88,7 @@ func concatBackward(_ *gradCtx, n *ir.Node, in, _ []*ir.Tensor, _ any, dout []*i
 	return din, nil
 }
 
-func splitBackward(_ *gradCtx, n *ir.Node, in, _ []*ir.Tensor, _ any, dout []*ir.Tensor, need []bool) ([]*ir.Tensor, error) {
+func splitBackward(c *gradCtx, n *ir.Node, in, _ []*ir.Tensor, _ any, dout []*ir.Tensor, need []bool) ([]*ir.Tensor, error) {
 	din := make([]*ir.Tensor, len(in))
 	if !need[0] {
 		return din, nil
@@ -100,7 +100,7 @@ func splitBackward(_ *gradCtx, n *ir.Node, in, _ []*ir.Tensor, _ any, dout []*ir
 	shape := in[0].Shape
 	outer, inner := prod(shape[:axis]), prod(shape[axis+1:])
 	inRow := shape[axis] * inner
-	d := zerosLike(in[0])
+	d := c.zerosLike(in[0]) // outputs nothing depends on get zeros
 	r := d.F32()
 	at := 0
 	for i, s := range sizes {
@@ -122,7 +122,7 @@ func splitBackward(_ *gradCtx, n *ir.Node, in, _ []*ir.Tensor, _ any, dout []*ir
 
 // padBackward sends each output element's gradient to the input element
 // it was copied from (several, in reflect, edge and wrap modes, add up).
-func padBackward(_ *gradCtx, n *ir.Node, in, _ []*ir.Tensor, _ any, dout []*ir.Tensor, need []bool) ([]*ir.Tensor, error) {
+func padBackward(c *gradCtx, n *ir.Node, in, _ []*ir.Tensor, _ any, dout []*ir.Tensor, need []bool) ([]*ir.Tensor, error) {
 	din := make([]*ir.Tensor, len(in))
 	if !need[0] {
 		return din, nil
@@ -132,7 +132,7 @@ func padBackward(_ *gradCtx, n *ir.Node, in, _ []*ir.Tensor, _ any, dout []*ir.T
 		return nil, err
 	}
 	shape := in[0].Shape
-	d := zerosLike(in[0])
+	d := c.zerosLike(in[0])
 	r, g := d.F32(), dout[0].F32()
 	if len(g) != prod(p.out) {
 		return nil, fmt.Errorf("Pad gradient has %d elements, the output %d", len(g), prod(p.out))
@@ -230,7 +230,8 @@ func dropoutForward(c *gradCtx, n *ir.Node, in []*ir.Tensor) ([]*ir.Tensor, any,
 	if err != nil {
 		return nil, nil, err
 	}
-	y := x.Clone()
+	y := c.likeF32(x)
+	copy(y.F32(), x.F32())
 	saved := &dropoutSaved{scale: 1}
 	var mask []bool
 	if len(n.Outputs) > 1 || active {
@@ -263,7 +264,7 @@ func dropoutForward(c *gradCtx, n *ir.Node, in []*ir.Tensor) ([]*ir.Tensor, any,
 	return out, saved, nil
 }
 
-func dropoutBackward(_ *gradCtx, _ *ir.Node, in, _ []*ir.Tensor, saved any, dout []*ir.Tensor, need []bool) ([]*ir.Tensor, error) {
+func dropoutBackward(c *gradCtx, _ *ir.Node, in, _ []*ir.Tensor, saved any, dout []*ir.Tensor, need []bool) ([]*ir.Tensor, error) {
 	din := make([]*ir.Tensor, len(in))
 	if !need[0] {
 		return din, nil
@@ -273,11 +274,13 @@ func dropoutBackward(_ *gradCtx, _ *ir.Node, in, _ []*ir.Tensor, saved any, dout
 		din[0] = dout[0]
 		return din, nil
 	}
-	d := zerosLike(in[0])
+	d := c.likeF32(in[0]) // written whole
 	r, g := d.F32(), dout[0].F32()
 	for i, keep := range s.mask {
 		if keep {
 			r[i] = g[i] * s.scale
+		} else {
+			r[i] = 0
 		}
 	}
 	din[0] = d

@@ -41,7 +41,7 @@ func softmaxBackward(c *gradCtx, n *ir.Node, in, out, dout []*ir.Tensor, need []
 	}
 	outer, size, inner := prod(shape[:axis]), shape[axis], prod(shape[axis+1:])
 	y, g := out[0].F32(), dout[0].F32()
-	d := zerosLike(in[0])
+	d := c.likeF32(in[0]) // every line is written
 	r := d.F32()
 	parFor(c, outer*inner, func(lo, hi int) {
 		for line := lo; line < hi; line++ {

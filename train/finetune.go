@@ -437,9 +437,10 @@ func Finetune(ctx context.Context, cfg Config) (*Result, error) {
 	if s.Optimizer == "adamw" {
 		a := NewAdamW()
 		a.WeightDecay = s.WeightDecay
+		a.Threads = cfg.Threads
 		opt = a
 	} else {
-		opt = &SGD{Momentum: s.Momentum, Nesterov: s.Nesterov, WeightDecay: s.WeightDecay}
+		opt = &SGD{Momentum: s.Momentum, Nesterov: s.Nesterov, WeightDecay: s.WeightDecay, Threads: cfg.Threads}
 	}
 	if ck != nil {
 		if err := opt.SetState(ck.Optimizer); err != nil {

@@ -4,8 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"runtime"
 	"slices"
 	"sort"
+	"sync"
+	"sync/atomic"
 )
 
 // Param is one parameter as an optimizer sees it: its values, updated in
@@ -146,11 +149,16 @@ func finiteNonNeg(name string, v float64) error {
 //
 // with the momentum lines skipped when Momentum is 0. The arithmetic is
 // done in float64 per element and the results rounded to float32.
+//
+// Threads bounds the goroutines an update uses (0: GOMAXPROCS); parameters
+// are updated in pieces, each element by the same arithmetic whatever the
+// split, so results do not depend on it.
 type SGD struct {
 	Momentum    float64
 	Dampening   float64
 	Nesterov    bool
 	WeightDecay float64
+	Threads     int
 
 	state map[string]*ParamState
 }
@@ -185,38 +193,130 @@ func (o *SGD) Step(params []Param, lr float64) error {
 		o.state = map[string]*ParamState{}
 	}
 	mu, damp, wd := o.Momentum, o.Dampening, o.WeightDecay
-	for _, p := range params {
-		s, err := stateFor(o.state, p)
-		if err != nil {
-			return err
+	states, err := statesFor(o.state, params)
+	if err != nil {
+		return err
+	}
+	first := make([]bool, len(params))
+	for j, s := range states {
+		first[j] = len(s.Buffers) == 0
+		if mu != 0 && first[j] {
+			s.Buffers = [][]float32{make([]float32, len(params[j].Value))}
 		}
-		first := len(s.Buffers) == 0
-		if mu != 0 && first {
-			s.Buffers = [][]float32{make([]float32, len(p.Value))}
+	}
+	optParallel(o.Threads, params, func(j, lo, hi int) {
+		var buf []float32
+		if mu != 0 {
+			buf = states[j].Buffers[0][lo:hi]
 		}
-		for i, v := range p.Value {
-			th := float64(v)
-			g := float64(p.Grad[i])
-			if wd != 0 {
-				g += wd * th
-			}
-			if mu != 0 {
-				b := g
-				if !first {
-					b = mu*float64(s.Buffers[0][i]) + (1-damp)*g
-				}
-				s.Buffers[0][i] = float32(b)
-				if o.Nesterov {
-					g += mu * b
-				} else {
-					g = b
-				}
-			}
-			p.Value[i] = float32(th - lr*g)
-		}
+		p := params[j]
+		sgdUpdate(p.Value[lo:hi], p.Grad[lo:hi], buf, lr, mu, damp, wd, o.Nesterov, first[j])
+	})
+	for _, s := range states {
 		s.Step++
 	}
 	return nil
+}
+
+// sgdUpdate applies SGD's rule (see SGD) to v with gradients g and
+// momentum buffer buf (nil without momentum; first: its first step), with
+// a loop of its own for the common cases.
+func sgdUpdate(v, g, buf []float32, lr, mu, damp, wd float64, nesterov, first bool) {
+	g = g[:len(v)]
+	switch {
+	case mu != 0 && !first && !nesterov && wd == 0:
+		buf = buf[:len(v)]
+		for i, x := range v {
+			th := float64(x)
+			b := mu*float64(buf[i]) + (1-damp)*float64(g[i])
+			buf[i] = float32(b)
+			v[i] = float32(th - lr*b)
+		}
+	case mu == 0 && wd == 0:
+		for i, x := range v {
+			v[i] = float32(float64(x) - lr*float64(g[i]))
+		}
+	default:
+		for i, x := range v {
+			th := float64(x)
+			gi := float64(g[i])
+			if wd != 0 {
+				gi += wd * th
+			}
+			if mu != 0 {
+				b := gi
+				if !first {
+					b = mu*float64(buf[i]) + (1-damp)*gi
+				}
+				buf[i] = float32(b)
+				if nesterov {
+					gi += mu * b
+				} else {
+					gi = b
+				}
+			}
+			v[i] = float32(th - lr*gi)
+		}
+	}
+}
+
+// statesFor returns the state of every parameter (creating missing
+// ones), checking them all before anything is updated.
+func statesFor(st map[string]*ParamState, params []Param) ([]*ParamState, error) {
+	states := make([]*ParamState, len(params))
+	for j, p := range params {
+		s, err := stateFor(st, p)
+		if err != nil {
+			return nil, err
+		}
+		states[j] = s
+	}
+	return states, nil
+}
+
+// optPiece is the most elements of one piece of an update.
+const optPiece = 1 << 15
+
+// optParallel calls body(j, lo, hi) over pieces [lo, hi) of every
+// parameter j, on up to threads goroutines (0: GOMAXPROCS), or on the
+// caller's alone when the update is small.
+func optParallel(threads int, params []Param, body func(j, lo, hi int)) {
+	if threads <= 0 {
+		threads = runtime.GOMAXPROCS(0)
+	}
+	type piece struct{ j, lo, hi int }
+	var pieces []piece
+	total := 0
+	for j, p := range params {
+		n := len(p.Value)
+		total += n
+		for lo := 0; lo < n; lo += optPiece {
+			pieces = append(pieces, piece{j, lo, min(n, lo+optPiece)})
+		}
+	}
+	workers := min(threads, len(pieces))
+	if workers < 2 || total < 4*optPiece {
+		for _, pc := range pieces {
+			body(pc.j, pc.lo, pc.hi)
+		}
+		return
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= len(pieces) {
+					return
+				}
+				body(pieces[i].j, pieces[i].lo, pieces[i].hi)
+			}
+		}()
+	}
+	wg.Wait()
 }
 
 // State returns a copy of the optimizer's state.
@@ -245,10 +345,13 @@ func (o *SGD) SetState(s *OptimizerState) error {
 // with m and v starting at zero. The arithmetic is done in float64 per
 // element and the results rounded to float32. The zero value is not
 // usable: PyTorch's defaults are NewAdamW's.
+//
+// Threads bounds the goroutines an update uses, as SGD's.
 type AdamW struct {
 	Beta1, Beta2 float64
 	Eps          float64
 	WeightDecay  float64
+	Threads      int
 
 	state map[string]*ParamState
 }
@@ -288,28 +391,36 @@ func (o *AdamW) Step(params []Param, lr float64) error {
 	}
 	b1, b2, eps := o.Beta1, o.Beta2, o.Eps
 	decay := 1 - lr*o.WeightDecay
-	for _, p := range params {
-		s, err := stateFor(o.state, p)
-		if err != nil {
-			return err
-		}
+	states, err := statesFor(o.state, params)
+	if err != nil {
+		return err
+	}
+	steps, bcs := make([]float64, len(params)), make([]float64, len(params))
+	for j, s := range states {
 		if len(s.Buffers) == 0 {
-			s.Buffers = [][]float32{make([]float32, len(p.Value)), make([]float32, len(p.Value))}
+			n := len(params[j].Value)
+			s.Buffers = [][]float32{make([]float32, n), make([]float32, n)}
 		}
 		s.Step++
 		bc1 := 1 - math.Pow(b1, float64(s.Step))
-		sqrtBC2 := math.Sqrt(1 - math.Pow(b2, float64(s.Step)))
-		step := lr / bc1
-		m, v := s.Buffers[0], s.Buffers[1]
-		for i, x := range p.Value {
+		bcs[j] = math.Sqrt(1 - math.Pow(b2, float64(s.Step)))
+		steps[j] = lr / bc1
+	}
+	optParallel(o.Threads, params, func(j, lo, hi int) {
+		step, sqrtBC2 := steps[j], bcs[j]
+		p := params[j]
+		val, grad := p.Value[lo:hi], p.Grad[lo:hi]
+		m, v := states[j].Buffers[0][lo:hi], states[j].Buffers[1][lo:hi]
+		grad, m, v = grad[:len(val)], m[:len(val)], v[:len(val)]
+		for i, x := range val {
 			th := float64(x) * decay
-			g := float64(p.Grad[i])
+			g := float64(grad[i])
 			mi := b1*float64(m[i]) + (1-b1)*g
 			vi := b2*float64(v[i]) + (1-b2)*g*g
 			m[i], v[i] = float32(mi), float32(vi)
-			p.Value[i] = float32(th - step*mi/(math.Sqrt(vi)/sqrtBC2+eps))
+			val[i] = float32(th - step*mi/(math.Sqrt(vi)/sqrtBC2+eps))
 		}
-	}
+	})
 	return nil
 }
 
