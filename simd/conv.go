@@ -416,6 +416,14 @@ type PreparedConv struct {
 	// channel counts), dwFills where each channel's pixels go in it.
 	dwKey   ConvParams
 	dwFills []dwFill
+	// The DWRows path (dwrows_conv.go), when dwSegs is set: the runs of
+	// output rows; the strides of a channel's source (the input planes,
+	// or their phase planes when dwPrepass) and DWBlock.Stride (the
+	// horizontal stride, or 1 on phase planes); and how many phase plane
+	// rows past its own an output row reads (dwExt).
+	dwSegs              []dwSeg
+	dwSrcRow, dwSrcChan int
+	dwStride, dwExt     int
 }
 
 // dwFill copies the pixels of one depthwise phase plane: rows a in
@@ -475,6 +483,9 @@ func (k *Kernels) PrepareConv(p ConvParams, w, bias []float32) (*PreparedConv, e
 		pc.depthwise = true
 		pc.dw = append([]float32(nil), w...)
 		pc.prepareDepthwise()
+		if dwRowsTier(k) {
+			pc.prepareDWRows()
+		}
 		return pc, nil
 	}
 	pc.packed = make([]*PackedA, p.Group)
@@ -544,8 +555,14 @@ func (pc *PreparedConv) Run(x, y, residual []float32, act Act, par Parallel) err
 		forEach(par, batch*p.Group, j.run)
 	case pc.depthwise:
 		// Tasks of group channels of one image; threaded, at least 4
-		// tasks per thread.
+		// tasks per thread. DWRows on the input planes needs no
+		// workspace, and without an epilogue pass over y a task's
+		// channels share nothing: serial, one task per image (each
+		// task costs a kernel call per run of rows).
 		group := pc.dwGroup
+		if _, _, clamp := dwClamp(act); clamp && residual == nil && pc.dwSegs != nil && !pc.dwPrepass {
+			group = p.C
+		}
 		if th := threadsOf(par); th > 1 {
 			group = max(1, min(group, p.C/(4*th)))
 		}
@@ -683,10 +700,13 @@ func (cp *convProblem) prepassTask(t int) {
 // Depthwise tuning: a task of one channel runs in bands of about dwBand
 // outputs (whole rows), which its wide output, the epilogue and the copy
 // to y share in L1; smaller planes are grouped so that a task's phase
-// planes and wide output come to about dwGroupFloats.
+// planes and wide output come to about dwGroupFloats. On DWRows, a task
+// of one channel fills its phase planes in bands of about dwPhaseBand
+// floats (with their output rows).
 var (
 	dwBand        = 1024
 	dwGroupFloats = 8192
+	dwPhaseBand   = 4096
 )
 
 // prepareDepthwise sets where DWConv reads a depthwise convolution's
@@ -746,19 +766,31 @@ func (pc *PreparedConv) prepareDepthwise() {
 // each) in the workspace, chanStride floats per channel, and returns them.
 // Their padding is zeroed only when the layout changes (see dwScratch).
 func (pc *PreparedConv) phasePlanes(ws *workspace, in []float32, nc int) []float32 {
+	return pc.phaseRows(ws, in, nc, 0, pc.g.hq, true)
+}
+
+// phaseRows fills rows [a0, a1) of the phase planes of the nc input
+// planes in, as phasePlanes does for all rows, and returns the planes.
+// start says whether these are the first rows filled for in: only then
+// may the layout change.
+func (pc *PreparedConv) phaseRows(ws *workspace, in []float32, nc, a0, a1 int, start bool) []float32 {
 	g := &pc.g
 	sc := &ws.dw
 	lds, hw := g.chanStride, g.h*g.w
-	if sc.key != pc.dwKey || len(sc.buf) < nc*lds {
+	if start && (sc.key != pc.dwKey || len(sc.buf) < nc*lds) {
 		sc.buf = grow(sc.buf, max(nc*lds, len(sc.buf)))
 		clear(sc.buf)
 		sc.key = pc.dwKey
 	}
 	for c := 0; c < nc; c++ {
 		for _, f := range pc.dwFills {
-			iy := f.aLo*g.sh + f.ry - g.pt
-			pc.k.Gather(sc.buf[c*lds+f.plane+f.aLo*g.wq+f.bLo:], in[c*hw+iy*g.w+f.ix0:],
-				f.aHi-f.aLo, f.bHi-f.bLo, g.wq, g.sh*g.w, g.sw)
+			lo, hi := max(f.aLo, a0), min(f.aHi, a1)
+			if lo >= hi {
+				continue
+			}
+			iy := lo*g.sh + f.ry - g.pt
+			pc.k.Gather(sc.buf[c*lds+f.plane+lo*g.wq+f.bLo:], in[c*hw+iy*g.w+f.ix0:],
+				hi-lo, f.bHi-f.bLo, g.wq, g.sh*g.w, g.sw)
 		}
 	}
 	return sc.buf
@@ -772,6 +804,10 @@ func (pc *PreparedConv) phasePlanes(ws *workspace, in []float32, nc int) []float
 // while it is in L1. A task of one channel does this in bands of rows.
 func (cp *convProblem) depthwiseTask(ws *workspace, t int) {
 	pc := cp.pc
+	if pc.dwSegs != nil {
+		cp.dwRowsTask(ws, t)
+		return
+	}
 	g := &pc.g
 	k := pc.k
 	img, c0 := t/cp.dwTasks, t%cp.dwTasks*cp.dwGroup

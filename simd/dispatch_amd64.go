@@ -32,6 +32,7 @@ func upgrade(t Tier, k *Kernels) {
 		k.AddTo = addToAVX2
 		k.DWConv = dwConvAVX2
 		k.Gather = gatherAVX2
+		k.DWRows = dwRowsAVX2
 		k.Winograd = winoAVX2
 		k.MaxPool2D = maxPool2DAVX2
 		k.AvgPool2D = avgPool2DAVX2
@@ -43,6 +44,7 @@ func upgrade(t Tier, k *Kernels) {
 		k.AddTo = addToAVX512
 		k.DWConv = dwConvAVX512
 		k.Gather = gatherAVX512
+		k.DWRows = dwRowsAVX512
 		k.Winograd = winoAVX512
 		k.MaxPool2D = maxPool2DAVX512
 		k.AvgPool2D = avgPool2DAVX512

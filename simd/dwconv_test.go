@@ -174,7 +174,8 @@ func TestDWConvChecks(t *testing.T) {
 // TestDepthwise runs depthwise convolutions (the DWConv path of Run) on
 // every tier and thread count against ref.Conv2D, under tunings that
 // force every way of cutting the output: the defaults, one-row bands
-// computed row by row, and small bands computed as wide runs. The cases
+// computed row by row (phase planes filled row by row), and small bands
+// computed as wide runs. The cases
 // cover padded and unpadded inputs (phase planes built or not), both
 // strides, dilations, kernels from 1×1 to 5×5, rows below and above every
 // vector width, and batches. Tolerance as in TestConv.
@@ -208,8 +209,8 @@ func TestDepthwise(t *testing.T) {
 		with(dw(cc(1, 1, 50, 0, 3, 1, 1)), func(c *convCase) { c.KH, c.PT, c.PB = 1, 0, 0 }),
 	}
 	r := rand.New(rand.NewPCG(17, 19))
-	saved := [2]int{dwBand, dwGroupFloats}
-	defer func() { dwBand, dwGroupFloats = saved[0], saved[1] }()
+	saved := [3]int{dwBand, dwGroupFloats, dwPhaseBand}
+	defer func() { dwBand, dwGroupFloats, dwPhaseBand = saved[0], saved[1], saved[2] }()
 	// The defaults; one channel per task in one-row bands; whole images
 	// per task.
 	grouped := false // some task had several channels
@@ -218,8 +219,8 @@ func TestDepthwise(t *testing.T) {
 			t.Error("no case grouped channels")
 		}
 	}()
-	for _, tuning := range [][2]int{saved, {1, 0}, {40, 1 << 30}} {
-		dwBand, dwGroupFloats = tuning[0], tuning[1]
+	for _, tuning := range [][3]int{saved, {1, 0, 1}, {40, 1 << 30, 100}} {
+		dwBand, dwGroupFloats, dwPhaseBand = tuning[0], tuning[1], tuning[2]
 		for ci, c := range cases {
 			oh, ow := ref.ConvGeom(c).Out()
 			x := randSlice(r, c.N*c.C*c.H*c.W)
@@ -379,20 +380,32 @@ func BenchmarkDWConv(b *testing.B) {
 	}
 }
 
-// mobilenetV2DW are the 17 depthwise convolutions of MobileNetV2 (1.0,
-// 224×224): 3×3, padding 1, with how often each shape occurs.
-var mobilenetV2DW = []struct {
-	c, hw, stride, count int
-}{
-	{32, 112, 1, 1}, {96, 112, 2, 1}, {144, 56, 1, 1}, {144, 56, 2, 1},
-	{192, 28, 1, 2}, {192, 28, 2, 1}, {384, 14, 1, 4}, {576, 14, 1, 2},
-	{576, 14, 2, 1}, {960, 7, 1, 3},
+// dwLayer is a depthwise shape of a network: 3×3, padding 1, c
+// channels of h×w, with how often it occurs.
+type dwLayer struct {
+	c, h, w, stride, count int
 }
 
-// BenchmarkDepthwise times Run (ReLU6 fused, as in the network) on each
-// depthwise shape of MobileNetV2 with the best tier, serial (t1) and on a
-// 2-thread Pool (t2), and all 17 layers back to back (all), reporting
-// GFLOP/s (18 flops per output):
+// mobilenetV2DW are the 17 depthwise convolutions of MobileNetV2 (1.0,
+// 224×224), ultrafaceDW the 18 of UltraFace RFB-320 (240×320).
+var (
+	mobilenetV2DW = []dwLayer{
+		{32, 112, 112, 1, 1}, {96, 112, 112, 2, 1}, {144, 56, 56, 1, 1}, {144, 56, 56, 2, 1},
+		{192, 28, 28, 1, 2}, {192, 28, 28, 2, 1}, {384, 14, 14, 1, 4}, {576, 14, 14, 1, 2},
+		{576, 14, 14, 2, 1}, {960, 7, 7, 1, 3},
+	}
+	ultrafaceDW = []dwLayer{
+		{16, 120, 160, 1, 1}, {32, 120, 160, 2, 1}, {32, 60, 80, 1, 1}, {32, 60, 80, 2, 1},
+		{64, 30, 40, 1, 4}, {64, 30, 40, 2, 1}, {128, 15, 20, 1, 4}, {128, 15, 20, 2, 1},
+		{256, 8, 10, 1, 3}, {64, 8, 10, 2, 1},
+	}
+)
+
+// BenchmarkDepthwise times Run on each depthwise shape of MobileNetV2
+// (ReLU6 fused, as in the network) and UltraFace RFB-320 (ReLU) with the
+// best tier, serial (t1) and on a 2-thread Pool (t2), and all of a
+// network's layers back to back (all), reporting GFLOP/s (18 flops per
+// output):
 //
 //	go test ./simd -run '^$' -bench Depthwise -benchtime 20x -count 5
 func BenchmarkDepthwise(b *testing.B) {
@@ -403,49 +416,61 @@ func BenchmarkDepthwise(b *testing.B) {
 		x, y  []float32
 		flops float64
 	}
-	var layers []layer
-	var names []string
-	for _, l := range mobilenetV2DW {
-		c := cc(l.c, l.hw, l.hw, l.c, 3, l.stride, 1)
-		c.Group = l.c
-		oh, ow := ref.ConvGeom(c).Out()
-		pc, err := k.PrepareConv(c.params(), randSlice(r, l.c*9), randSlice(r, l.c))
-		if err != nil {
-			b.Fatal(err)
-		}
-		for i := 0; i < l.count; i++ {
-			layers = append(layers, layer{pc, randSlice(r, l.c*l.hw*l.hw), make([]float32, l.c*oh*ow), 18 * float64(l.c*oh*ow)})
-		}
-		names = append(names, fmt.Sprintf("dw3x3s%d-%d@%d", l.stride, l.c, l.hw))
-	}
-	act := Act{Kind: ActClip, Alpha: 0, Beta: 6}
-	run := func(b *testing.B, ls []layer, threads int) {
-		var par Parallel
-		if threads > 1 {
-			p := NewPool(threads)
-			defer p.Close()
-			par = p
-		}
-		var flops float64
-		for _, l := range ls {
-			flops += l.flops
-		}
-		for b.Loop() {
-			for _, l := range ls {
-				if err := l.pc.Run(l.x, l.y, nil, act, par); err != nil {
-					b.Fatal(err)
-				}
+	for _, net := range []struct {
+		name   string
+		layers []dwLayer
+		act    Act
+	}{
+		{"mobilenetv2", mobilenetV2DW, Act{Kind: ActClip, Alpha: 0, Beta: 6}},
+		{"ultraface", ultrafaceDW, Act{Kind: ActRelu}},
+	} {
+		var layers []layer
+		var names []string
+		for _, l := range net.layers {
+			c := cc(l.c, l.h, l.w, l.c, 3, l.stride, 1)
+			c.Group = l.c
+			oh, ow := ref.ConvGeom(c).Out()
+			pc, err := k.PrepareConv(c.params(), randSlice(r, l.c*9), randSlice(r, l.c))
+			if err != nil {
+				b.Fatal(err)
+			}
+			for i := 0; i < l.count; i++ {
+				layers = append(layers, layer{pc, randSlice(r, l.c*l.h*l.w), make([]float32, l.c*oh*ow), 18 * float64(l.c*oh*ow)})
+			}
+			if l.h == l.w {
+				names = append(names, fmt.Sprintf("dw3x3s%d-%d@%d", l.stride, l.c, l.h))
+			} else {
+				names = append(names, fmt.Sprintf("dw3x3s%d-%d@%dx%d", l.stride, l.c, l.h, l.w))
 			}
 		}
-		b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
-	}
-	for _, threads := range []int{1, 2} {
-		i := 0
-		for li, l := range mobilenetV2DW {
-			ls := layers[i : i+1]
-			i += l.count
-			b.Run(fmt.Sprintf("mobilenetv2/%s/%s/t%d", names[li], k.Tier, threads), func(b *testing.B) { run(b, ls, threads) })
+		run := func(b *testing.B, ls []layer, threads int) {
+			var par Parallel
+			if threads > 1 {
+				p := NewPool(threads)
+				defer p.Close()
+				par = p
+			}
+			var flops float64
+			for _, l := range ls {
+				flops += l.flops
+			}
+			for b.Loop() {
+				for _, l := range ls {
+					if err := l.pc.Run(l.x, l.y, nil, net.act, par); err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+			b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 		}
-		b.Run(fmt.Sprintf("mobilenetv2/all/%s/t%d", k.Tier, threads), func(b *testing.B) { run(b, layers, threads) })
+		for _, threads := range []int{1, 2} {
+			i := 0
+			for li, l := range net.layers {
+				ls := layers[i : i+1]
+				i += l.count
+				b.Run(fmt.Sprintf("%s/%s/%s/t%d", net.name, names[li], k.Tier, threads), func(b *testing.B) { run(b, ls, threads) })
+			}
+			b.Run(fmt.Sprintf("%s/all/%s/t%d", net.name, k.Tier, threads), func(b *testing.B) { run(b, layers, threads) })
+		}
 	}
 }

@@ -419,6 +419,9 @@ type workspace struct {
 	c    []float32 // a task's block of C when the problem copies out
 	conv convSource
 	dw   dwScratch // a depthwise convolution's phase planes
+	// dwBlock is the DWRows geometry of a depthwise task (here, so that
+	// passing it does not allocate).
+	dwBlock DWBlock
 }
 
 var wsPool = sync.Pool{New: func() any { return new(workspace) }}

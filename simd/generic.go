@@ -14,6 +14,7 @@ func genericKernels() *Kernels {
 		AddTo:        addToGeneric,
 		DWConv:       dwConvGeneric,
 		Gather:       gatherGeneric,
+		DWRows:       dwRowsGeneric,
 		Winograd:     winoGeneric,
 		MaxPool2D:    maxPool2DGeneric,
 		AvgPool2D:    avgPool2DGeneric,

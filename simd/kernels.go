@@ -59,6 +59,17 @@ type Kernels struct {
 	// wide output out.
 	Gather func(dst, src []float32, rows, n, ldd, lds, stride int)
 
+	// DWRows computes a block of depthwise-convolution outputs straight
+	// into their planes, rows of several channels, skipping the taps that
+	// fall in the zero padding, with the bias and a clamp (ReLU, ReLU6,
+	// none) fused: see DWBlock for the loop. The order in which each
+	// output's taps are summed, and whether they are fused multiply-adds,
+	// is the tier's own, but the same for every output however a caller
+	// cuts the channels and rows into calls. It panics unless b is
+	// consistent and the slices hold what it touches (checkDWRows). dst
+	// must not overlap src.
+	DWRows func(dst, src, w, bias []float32, b *DWBlock)
+
 	// Winograd are the input and output transforms of the Winograd
 	// convolutions F(2×2, 3×3) (index 0) and F(4×4, 3×3) (index 1): see
 	// WinoTransforms.
