@@ -399,32 +399,8 @@ func binaryBackward(k binGrad) func(c *gradCtx, n *ir.Node, in, out []*ir.Tensor
 			}
 			return dout[0].Reshaped(slices.Clone(in[i].Shape))
 		}
-		// Fast paths: an input of the output's shape gets its gradient
-		// without reduction, elementwise.
-		if full(0) && full(1) {
-			for i := range 2 {
-				if !need[i] {
-					continue
-				}
-				if k == gradAdd || (k == gradSub && i == 0) {
-					d, err := pass(i)
-					if err != nil {
-						return nil, err
-					}
-					din[i] = d
-					continue
-				}
-				d := c.likeF32(in[i]) // written whole
-				r := d.F32()
-				parFor(c, len(r), func(lo, hi int) {
-					for j := lo; j < hi; j++ {
-						r[j] = binTerm(k, i, g[j], a[j], b[j])
-					}
-				})
-				din[i] = d
-			}
-			return din, nil
-		}
+		// Both inputs of the output's size: flat elementwise, in parallel.
+		flat := full(0) && full(1)
 		for i := range 2 {
 			if !need[i] {
 				continue
@@ -441,11 +417,19 @@ func binaryBackward(k binGrad) func(c *gradCtx, n *ir.Node, in, out []*ir.Tensor
 				}
 				d := c.likeF32(in[i]) // written whole
 				r := d.F32()
-				bcastRuns(oshape, in[0].Shape, in[1].Shape, func(o, ia, ib, cnt, sa, sb int) {
-					for j := 0; j < cnt; j++ {
-						r[o+j] = binTerm(k, i, g[o+j], a[ia+j*sa], b[ib+j*sb])
-					}
-				})
+				if flat {
+					parFor(c, len(r), func(lo, hi int) {
+						for j := lo; j < hi; j++ {
+							r[j] = binTerm(k, i, g[j], a[j], b[j])
+						}
+					})
+				} else {
+					bcastRuns(oshape, in[0].Shape, in[1].Shape, func(o, ia, ib, cnt, sa, sb int) {
+						for j := 0; j < cnt; j++ {
+							r[o+j] = binTerm(k, i, g[o+j], a[ia+j*sa], b[ib+j*sb])
+						}
+					})
+				}
 				din[i] = d
 				continue
 			}

@@ -240,25 +240,7 @@ func planMatMulGrad(in []*ir.Tensor) (*matmulGrad, error) {
 		return g, nil
 	}
 	g.aFull, g.bFull, g.bShared = g.na == g.nb, g.nbm == g.nb, g.nbm == 1
-	g.ia, g.ib = make([]int, g.nb), make([]int, g.nb)
-	r := len(s.batch)
-	sa, sb := broadcastStrides(s.aBatch, r), broadcastStrides(s.bBatch, r)
-	idx := make([]int, r)
-	ia, ib := 0, 0
-	for o := 0; o < g.nb; o++ {
-		g.ia[o], g.ib[o] = ia, ib
-		for d := r - 1; d >= 0; d-- {
-			idx[d]++
-			ia += sa[d]
-			ib += sb[d]
-			if idx[d] < s.batch[d] {
-				break
-			}
-			ia -= sa[d] * idx[d]
-			ib -= sb[d] * idx[d]
-			idx[d] = 0
-		}
-	}
+	g.ia, g.ib = s.batchOperands(g.nb)
 	return g, nil
 }
 

@@ -186,17 +186,7 @@ func (m *gradMem) unref(t *ir.Tensor) {
 
 // drop returns t's buffer to the idle lists when no map references it
 // (a gradient that was added into another and is not used again).
-func (m *gradMem) drop(t *ir.Tensor) {
-	d := f32Of(t)
-	if m == nil || cap(d) == 0 {
-		return
-	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if b := m.lookup(d); b != nil && b.refs == 0 && !b.pinned {
-		m.putLocked(b)
-	}
-}
+func (m *gradMem) drop(t *ir.Tensor) { m.free(f32Of(t)) }
 
 // exclusive reports whether t is a whole live buffer referenced once by
 // the engine's maps (so that, once the map entry is dropped, nothing else

@@ -96,17 +96,28 @@ type poolMaxSaved struct {
 	arg []int32
 }
 
-func maxPoolGradForward(c *gradCtx, n *ir.Node, in []*ir.Tensor) ([]*ir.Tensor, any, error) {
+// poolGradStart begins MaxPool's and AveragePool's forward: an input that
+// is not float32 runs the reference op (its outputs in out, p nil);
+// otherwise the node is checked with infer and its geometry planned.
+func poolGradStart(c *gradCtx, n *ir.Node, in []*ir.Tensor, infer func(*ir.Node, []*Arg) ([]Out, error)) (p *poolGrad, out []*ir.Tensor, err error) {
 	if len(in) < 1 || in[0] == nil || in[0].DType != ir.Float32 {
 		out, err := EvalNode(n, in, c.limit)
-		return out, nil, err
+		return nil, out, err
 	}
-	if _, err := inferMaxPool(n, argsOf(in)); err != nil {
+	if _, err := infer(n, argsOf(in)); err != nil {
 		return nil, nil, err
 	}
-	p, err := planPoolGrad(n, in[0].Shape)
+	p, err = planPoolGrad(n, in[0].Shape)
 	if err != nil {
 		return nil, nil, err
+	}
+	return p, nil, nil
+}
+
+func maxPoolGradForward(c *gradCtx, n *ir.Node, in []*ir.Tensor) ([]*ir.Tensor, any, error) {
+	p, out, err := poolGradStart(c, n, in, inferMaxPool)
+	if p == nil {
+		return out, nil, err
 	}
 	if p.inSp > math.MaxInt32 {
 		return nil, nil, fmt.Errorf("input planes of %d elements are too large for backward mode: %w", p.inSp, ir.ErrTooLarge)
@@ -115,7 +126,7 @@ func maxPoolGradForward(c *gradCtx, n *ir.Node, in []*ir.Tensor) ([]*ir.Tensor, 
 	if err != nil {
 		return nil, nil, err
 	}
-	out := []*ir.Tensor{y}
+	out = []*ir.Tensor{y}
 	var idx []int64
 	if len(n.Outputs) > 1 {
 		if err := ghCheckLimit(c, "MaxPool indices", p.yShape); err != nil {
@@ -335,16 +346,9 @@ func (p *poolGrad) avgDivisors(inclPad bool) []float64 {
 }
 
 func avgPoolGradForward(c *gradCtx, n *ir.Node, in []*ir.Tensor) ([]*ir.Tensor, any, error) {
-	if len(in) < 1 || in[0] == nil || in[0].DType != ir.Float32 {
-		out, err := EvalNode(n, in, c.limit)
+	p, out, err := poolGradStart(c, n, in, inferPool)
+	if p == nil {
 		return out, nil, err
-	}
-	if _, err := inferPool(n, argsOf(in)); err != nil {
-		return nil, nil, err
-	}
-	p, err := planPoolGrad(n, in[0].Shape)
-	if err != nil {
-		return nil, nil, err
 	}
 	s := &poolAvgSaved{p: p, div: p.avgDivisors(n.AttrInt("count_include_pad", 0) == 1)}
 	g := p.pool2D()
@@ -478,6 +482,16 @@ func poolGlobalPlanes(x []int) (planes, size int, err error) {
 	return x[0] * x[1], prod(x[2:]), nil
 }
 
+// poolGlobalShape returns the output shape of global pooling input x:
+// x with every spatial extent 1.
+func poolGlobalShape(x []int) []int {
+	y := append([]int(nil), x...)
+	for i := 2; i < len(y); i++ {
+		y[i] = 1
+	}
+	return y
+}
+
 func globalAvgGradBackward(c *gradCtx, n *ir.Node, in, out []*ir.Tensor, saved any, dout []*ir.Tensor, need []bool) ([]*ir.Tensor, error) {
 	if !ghNeeds(need, 0) {
 		return make([]*ir.Tensor, len(in)), nil
@@ -489,10 +503,7 @@ func globalAvgGradBackward(c *gradCtx, n *ir.Node, in, out []*ir.Tensor, saved a
 	if err != nil {
 		return nil, err
 	}
-	yShape := append([]int(nil), in[0].Shape...)
-	for i := 2; i < len(yShape); i++ {
-		yShape[i] = 1
-	}
+	yShape := poolGlobalShape(in[0].Shape)
 	dy, err := ghDout(dout, 0, yShape)
 	if err != nil {
 		return nil, err
@@ -532,10 +543,7 @@ func globalMaxGradForward(c *gradCtx, n *ir.Node, in []*ir.Tensor) ([]*ir.Tensor
 	if err != nil {
 		return nil, nil, err
 	}
-	yShape := append([]int(nil), in[0].Shape...)
-	for i := 2; i < len(yShape); i++ {
-		yShape[i] = 1
-	}
+	yShape := poolGlobalShape(in[0].Shape)
 	y, err := ghNewF32(c, "GlobalMaxPool output", yShape, false) // a value per plane
 	if err != nil {
 		return nil, nil, err

@@ -111,18 +111,14 @@ func matmulTyped[T anyNumber](s *matmulShapes, a, b, out *ir.Tensor) {
 	}
 	as, bs := a.Data.([]T), b.Data.([]T)
 	aMat, bMat, oMat := s.m*s.k, s.k*s.n, s.m*s.n
-	// Walk the broadcast batch, tracking each operand's matrix index.
-	r := len(s.batch)
-	sa := broadcastStrides(s.aBatch, r)
-	sb := broadcastStrides(s.bBatch, r)
-	idx := make([]int, r)
-	ia, ib := 0, 0
+	ias, ibs := s.batchOperands(len(o) / oMat)
 	isFloat := isFloatT[T]()
 	var y []float64
 	if isFloat {
 		y = make([]float64, oMat)
 	}
-	for bo := 0; bo*oMat < len(o); bo++ {
+	for bo, ia := range ias {
+		ib := ibs[bo]
 		am, bm, om := as[ia*aMat:(ia+1)*aMat], bs[ib*bMat:(ib+1)*bMat], o[bo*oMat:(bo+1)*oMat]
 		if isFloat {
 			gemmFloat(am, s.k, 1, bm, s.n, 1, y, s.m, s.k, s.n)
@@ -132,18 +128,33 @@ func matmulTyped[T anyNumber](s *matmulShapes, a, b, out *ir.Tensor) {
 		} else {
 			gemmInt(am, s.k, 1, bm, s.n, 1, om, s.m, s.k, s.n)
 		}
+	}
+}
+
+// batchOperands walks the first nb matrices of the broadcast batch (in
+// row-major order) and returns, for each, the index of the matrix of A
+// and of B it multiplies.
+func (s *matmulShapes) batchOperands(nb int) (ia, ib []int) {
+	ia, ib = make([]int, nb), make([]int, nb)
+	r := len(s.batch)
+	sa, sb := broadcastStrides(s.aBatch, r), broadcastStrides(s.bBatch, r)
+	idx := make([]int, r)
+	a, b := 0, 0
+	for o := range nb {
+		ia[o], ib[o] = a, b
 		for d := r - 1; d >= 0; d-- {
 			idx[d]++
-			ia += sa[d]
-			ib += sb[d]
+			a += sa[d]
+			b += sb[d]
 			if idx[d] < s.batch[d] {
 				break
 			}
-			ia -= sa[d] * idx[d]
-			ib -= sb[d] * idx[d]
+			a -= sa[d] * idx[d]
+			b -= sb[d] * idx[d]
 			idx[d] = 0
 		}
 	}
+	return ia, ib
 }
 
 // gemmFloat sets y (m x n, row-major) to the float64 product of A (m x k,

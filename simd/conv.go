@@ -796,6 +796,42 @@ func (pc *PreparedConv) phaseRows(ws *workspace, in []float32, nc, a0, a1 int, s
 	return sc.buf
 }
 
+// dwTaskData returns task t's share of a depthwise convolution: its nc
+// channels (dwGroup, fewer at the end) of one image, their input and
+// output planes, residual planes (nil without a residual), filters
+// (KH·KW each) and biases (nil without).
+func (cp *convProblem) dwTaskData(t int) (nc int, in, out, res, w, bias []float32) {
+	pc := cp.pc
+	g := &pc.g
+	img, c0 := t/cp.dwTasks, t%cp.dwTasks*cp.dwGroup
+	nc = min(cp.dwGroup, pc.p.C-c0)
+	hw, ohw := g.h*g.w, g.oh*g.ow
+	first := img*pc.p.C + c0 // plane index of channel c0 in x and y
+	in = cp.x[first*hw : (first+nc)*hw]
+	out = cp.y[first*ohw : (first+nc)*ohw]
+	if cp.res != nil {
+		res = cp.res[first*ohw : (first+nc)*ohw]
+	}
+	khw := g.kh * g.kw
+	w = pc.dw[c0*khw : (c0+nc)*khw]
+	if pc.bias != nil {
+		bias = pc.bias[c0 : c0+nc]
+	}
+	return nc, in, out, res, w, bias
+}
+
+// dwEpilogue applies the residual (res, unless nil) and the activation to
+// outputs [lo, hi) of a depthwise task's out.
+func (cp *convProblem) dwEpilogue(out, res []float32, lo, hi int) {
+	k := cp.pc.k
+	if res != nil {
+		k.AddTo(out[lo:hi], res[lo:hi])
+	}
+	if cp.act.Kind != ActNone {
+		k.BiasAct(out[lo:hi], 0, cp.act)
+	}
+}
+
 // depthwiseTask computes task t of a depthwise convolution: dwGroup
 // channels of one image. It builds their phase planes in the workspace
 // (when the input is padded or strided horizontally), has DWConv compute
@@ -810,36 +846,14 @@ func (cp *convProblem) depthwiseTask(ws *workspace, t int) {
 	}
 	g := &pc.g
 	k := pc.k
-	img, c0 := t/cp.dwTasks, t%cp.dwTasks*cp.dwGroup
-	nc := min(cp.dwGroup, pc.p.C-c0)
-	hw, ohw := g.h*g.w, g.oh*g.ow
-	first := img*pc.p.C + c0 // plane index of channel c0 in x and y
-	in := cp.x[first*hw : (first+nc)*hw]
-	out := cp.y[first*ohw : (first+nc)*ohw]
-	var res []float32
-	if cp.res != nil {
-		res = cp.res[first*ohw : (first+nc)*ohw]
-	}
-	khw := g.kh * g.kw
-	w := pc.dw[c0*khw : (c0+nc)*khw]
-	var bias []float32
-	if pc.bias != nil {
-		bias = pc.bias[c0 : c0+nc]
-	}
-	src, lds := in, hw // each channel's input to DWConv, and their stride
+	nc, in, out, res, w, bias := cp.dwTaskData(t)
+	src, lds := in, g.h*g.w // each channel's input to DWConv, and their stride
 	if pc.dwPrepass {
 		src, lds = pc.phasePlanes(ws, in, nc), g.chanStride
 	}
 	rs := pc.dwRow
 	// epilogue applies the residual and activation to outputs [lo, hi).
-	epilogue := func(lo, hi int) {
-		if res != nil {
-			k.AddTo(out[lo:hi], res[lo:hi])
-		}
-		if cp.act.Kind != ActNone {
-			k.BiasAct(out[lo:hi], 0, cp.act)
-		}
-	}
+	epilogue := func(lo, hi int) { cp.dwEpilogue(out, res, lo, hi) }
 	if nc > 1 {
 		// Whole planes: channel c's wide output at c·OH·rs.
 		n, ldd := (g.oh-1)*rs+g.ow, g.oh*rs

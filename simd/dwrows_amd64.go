@@ -64,6 +64,25 @@ var dwSpreadTab = func() (t [256]uint16) {
 	return t
 }()
 
+// dwRowsStart begins a tier's DWRows for vectors of lanes floats: it
+// checks the call (checkDWRows) and does what the assembly does not, an
+// empty block (nothing to write) or a stride above 2 or block out of the
+// assembly's range (the generic loops), returning done then. Otherwise it
+// returns the taps, the horizontal stride and the first output of a row's
+// last vector.
+func dwRowsStart(dst, src, w, bias []float32, b *DWBlock, lanes int) (taps, st, last int, done bool) {
+	taps = checkDWRows(len(dst), len(src), len(w), len(bias), b)
+	if b.Chans == 0 || b.Rows == 0 || b.N == 0 {
+		return 0, 0, 0, true
+	}
+	st = b.stride()
+	if st > 2 || !dwRowsAsm(b, taps, lanes) {
+		dwRowsGeneric(dst, src, w, bias, b)
+		return 0, 0, 0, true
+	}
+	return taps, st, (b.N - 1) / lanes * lanes, false
+}
+
 // dwRowsAVX512 is the avx512 tier's DWRows (f32-dwrows-avx512):
 // f32DW3x3AVX512Asm (f32-dw3x3-avx512) for 3×3 kernels on consecutive
 // source rows, else f32DWRowsAVX512Asm (stride 1) or
@@ -71,17 +90,11 @@ var dwSpreadTab = func() (t [256]uint16) {
 // each tap's (or kernel column's) first and last vectors of a row; other
 // strides run the generic loops.
 func dwRowsAVX512(dst, src, w, bias []float32, b *DWBlock) {
-	taps := checkDWRows(len(dst), len(src), len(w), len(bias), b)
-	if b.Chans == 0 || b.Rows == 0 || b.N == 0 {
-		return
-	}
 	const lanes = 16
-	st := b.stride()
-	if st > 2 || !dwRowsAsm(b, taps, lanes) {
-		dwRowsGeneric(dst, src, w, bias, b)
+	taps, st, last, done := dwRowsStart(dst, src, w, bias, b, lanes)
+	if done {
 		return
 	}
-	last := (b.N - 1) / lanes * lanes
 	if dw3x3Grid(b, taps) {
 		var m [9]uint16
 		for x := 0; x < 3; x++ {
@@ -123,17 +136,11 @@ func dwRowsAVX512(dst, src, w, bias []float32, b *DWBlock) {
 // the VMASKMOVPS masks of each tap's first and last vectors of a row;
 // other strides run the generic loops.
 func dwRowsAVX2(dst, src, w, bias []float32, b *DWBlock) {
-	taps := checkDWRows(len(dst), len(src), len(w), len(bias), b)
-	if b.Chans == 0 || b.Rows == 0 || b.N == 0 {
-		return
-	}
 	const lanes = 8
-	st := b.stride()
-	if st > 2 || !dwRowsAsm(b, taps, lanes) {
-		dwRowsGeneric(dst, src, w, bias, b)
+	taps, st, last, done := dwRowsStart(dst, src, w, bias, b, lanes)
+	if done {
 		return
 	}
-	last := (b.N - 1) / lanes * lanes
 	// An entry is stride masks of 8 int32: set the lanes of bits.
 	set := func(e []int32, bits uint32) {
 		for j := range e {

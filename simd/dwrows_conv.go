@@ -168,23 +168,9 @@ func (cp *convProblem) dwRowsTask(ws *workspace, t int) {
 	pc := cp.pc
 	g := &pc.g
 	k := pc.k
-	img, c0 := t/cp.dwTasks, t%cp.dwTasks*cp.dwGroup
-	nc := min(cp.dwGroup, pc.p.C-c0)
-	hw, ohw := g.h*g.w, g.oh*g.ow
-	first := img*pc.p.C + c0 // plane index of channel c0 in x and y
-	in := cp.x[first*hw : (first+nc)*hw]
+	nc, in, out, res, w, bias := cp.dwTaskData(t)
 	src := in
-	out := cp.y[first*ohw : (first+nc)*ohw]
-	var res []float32
-	if cp.res != nil {
-		res = cp.res[first*ohw : (first+nc)*ohw]
-	}
 	khw := g.kh * g.kw
-	w := pc.dw[c0*khw : (c0+nc)*khw]
-	var bias []float32
-	if pc.bias != nil {
-		bias = pc.bias[c0 : c0+nc]
-	}
 	lo, hi, clamp := dwClamp(cp.act)
 	post := res != nil || !clamp
 	if post {
@@ -192,7 +178,7 @@ func (cp *convProblem) dwRowsTask(ws *workspace, t int) {
 	}
 	b := &ws.dwBlock
 	*b = DWBlock{Chans: nc, N: g.ow, Stride: pc.dwStride, LDW: khw, SrcChan: pc.dwSrcChan, SrcRow: pc.dwSrcRow,
-		DstChan: ohw, DstRow: g.ow, Min: lo, Max: hi}
+		DstChan: g.oh * g.ow, DstRow: g.ow, Min: lo, Max: hi}
 	// rows computes output rows [oy0, oy1) of every channel.
 	rows := func(oy0, oy1 int) {
 		for i := range pc.dwSegs {
@@ -209,14 +195,7 @@ func (cp *convProblem) dwRowsTask(ws *workspace, t int) {
 			k.DWRows(out[a*g.ow:], sv, w[s.t0:], bias, b)
 		}
 	}
-	epilogue := func(lo, hi int) {
-		if res != nil {
-			k.AddTo(out[lo:hi], res[lo:hi])
-		}
-		if cp.act.Kind != ActNone {
-			k.BiasAct(out[lo:hi], 0, cp.act)
-		}
-	}
+	epilogue := func(lo, hi int) { cp.dwEpilogue(out, res, lo, hi) }
 	if !post && !pc.dwPrepass {
 		rows(0, g.oh)
 		return

@@ -183,20 +183,11 @@ func (o *SGD) check() error {
 
 // Step applies one SGD update to every parameter.
 func (o *SGD) Step(params []Param, lr float64) error {
-	if err := o.check(); err != nil {
-		return err
-	}
-	if err := checkStep(params, lr); err != nil {
-		return err
-	}
-	if o.state == nil {
-		o.state = map[string]*ParamState{}
-	}
-	mu, damp, wd := o.Momentum, o.Dampening, o.WeightDecay
-	states, err := statesFor(o.state, params)
+	states, err := beginStep(o.check(), &o.state, params, lr)
 	if err != nil {
 		return err
 	}
+	mu, damp, wd := o.Momentum, o.Dampening, o.WeightDecay
 	first := make([]bool, len(params))
 	for j, s := range states {
 		first[j] = len(s.Buffers) == 0
@@ -258,6 +249,23 @@ func sgdUpdate(v, g, buf []float32, lr, mu, damp, wd float64, nesterov, first bo
 			v[i] = float32(th - lr*gi)
 		}
 	}
+}
+
+// beginStep starts an optimizer's update: it returns cfgErr (the result
+// of the optimizer's own settings check) if not nil, else checks the
+// parameters and learning rate and returns every parameter's state,
+// creating the state map *st and missing entries.
+func beginStep(cfgErr error, st *map[string]*ParamState, params []Param, lr float64) ([]*ParamState, error) {
+	if cfgErr != nil {
+		return nil, cfgErr
+	}
+	if err := checkStep(params, lr); err != nil {
+		return nil, err
+	}
+	if *st == nil {
+		*st = map[string]*ParamState{}
+	}
+	return statesFor(*st, params)
 }
 
 // statesFor returns the state of every parameter (creating missing
@@ -380,21 +388,12 @@ func (o *AdamW) check() error {
 
 // Step applies one AdamW update to every parameter.
 func (o *AdamW) Step(params []Param, lr float64) error {
-	if err := o.check(); err != nil {
-		return err
-	}
-	if err := checkStep(params, lr); err != nil {
-		return err
-	}
-	if o.state == nil {
-		o.state = map[string]*ParamState{}
-	}
-	b1, b2, eps := o.Beta1, o.Beta2, o.Eps
-	decay := 1 - lr*o.WeightDecay
-	states, err := statesFor(o.state, params)
+	states, err := beginStep(o.check(), &o.state, params, lr)
 	if err != nil {
 		return err
 	}
+	b1, b2, eps := o.Beta1, o.Beta2, o.Eps
+	decay := 1 - lr*o.WeightDecay
 	steps, bcs := make([]float64, len(params)), make([]float64, len(params))
 	for j, s := range states {
 		if len(s.Buffers) == 0 {

@@ -490,27 +490,29 @@ func blur(a []float64, n int, sigma float64) []float64 {
 	}
 	tmp := make([]float64, len(a))
 	out := make([]float64, len(a))
-	for y := range n {
-		for x := range n {
-			var s float64
-			for i, w := range k {
-				if xx := x + i - r; xx >= 0 && xx < n {
-					s += w * a[y*n+xx]
-				}
-			}
-			tmp[y*n+x] = s
-		}
-	}
-	for y := range n {
-		for x := range n {
-			var s float64
-			for i, w := range k {
-				if yy := y + i - r; yy >= 0 && yy < n {
-					s += w * tmp[yy*n+x]
-				}
-			}
-			out[y*n+x] = s
-		}
-	}
+	blurPass(tmp, a, k, n, false)
+	blurPass(out, tmp, k, n, true)
 	return out
+}
+
+// blurPass sets the n×n map dst to src convolved with the kernel k
+// (centred) along rows, or along columns when vertical is set, treating
+// the outside as 0.
+func blurPass(dst, src, k []float64, n int, vertical bool) {
+	r := len(k) / 2
+	for y := range n {
+		for x := range n {
+			p, step := x, 1 // position along the pass and its stride in src
+			if vertical {
+				p, step = y, n
+			}
+			var s float64
+			for i, w := range k {
+				if q := p + i - r; q >= 0 && q < n {
+					s += w * src[y*n+x+(i-r)*step]
+				}
+			}
+			dst[y*n+x] = s
+		}
+	}
 }

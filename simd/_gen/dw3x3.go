@@ -83,22 +83,12 @@ func dw3x3(c *build.Context, tab dwrowsConsts) {
 	chansLeft, rowsLeft := c.AllocLocal(8), c.AllocLocal(8)
 	chanDst, chanSrc := c.AllocLocal(8), c.AllocLocal(8)
 	rowDst, rowSrc := c.AllocLocal(8), c.AllocLocal(8)
+	loop := dwLoop{chansLeft, rowsLeft, chanDst, chanSrc, rowDst, rowSrc}
 	groupRows := c.AllocLocal(8)   // rows in the current group
 	chunkFloats := c.AllocLocal(8) // outputs of a chunk that does not end the row
 	masks := tab.tab
 
-	c.Load(c.Param("chans"), scratch)
-	c.TESTQ(scratch, scratch)
-	c.JLE(operand.LabelRef("done"))
-	c.MOVQ(scratch, chansLeft)
-	c.Load(c.Param("rows"), scratch)
-	c.TESTQ(scratch, scratch)
-	c.JLE(operand.LabelRef("done"))
-	c.Load(c.Param("n"), scratch)
-	c.TESTQ(scratch, scratch)
-	c.JLE(operand.LabelRef("done"))
-	c.VBROADCASTSS(paramAddr(c, "lo"), vlo)
-	c.VBROADCASTSS(paramAddr(c, "hi"), vhi)
+	loop.entry(c, scratch, vlo, vhi)
 	loadBase(c, "cols", scratch)
 	for i, r := range cols {
 		c.MOVQ(mem(scratch, 8*i), r)
@@ -106,16 +96,7 @@ func dw3x3(c *build.Context, tab dwrowsConsts) {
 	c.Load(c.Param("lsr"), rl)
 	c.SHLQ(operand.U8(2), rl)
 	loadBase(c, "w", pw)
-	loadBase(c, "dst", scratch)
-	c.MOVQ(scratch, chanDst)
-	loadBase(c, "src", scratch)
-	c.MOVQ(scratch, chanSrc)
-	c.LEAQ(masks, pb)
-	c.LEAQ(mem(pb, tab.zero), pb)
-	c.Load(c.Param("bias").Len(), scratch)
-	c.TESTQ(scratch, scratch)
-	c.JE(operand.LabelRef("chan"))
-	loadBase(c, "bias", pb)
+	loop.bases(c, tab, scratch, pb)
 
 	c.Label("chan")
 	c.Comment("The channel's weights and bias, broadcast.")
@@ -300,37 +281,7 @@ func dw3x3(c *build.Context, tab dwrowsConsts) {
 
 	c.Label("groupend")
 	c.MOVQ(groupRows, scratch)
-	c.SUBQ(scratch, rowsLeft)
-	c.MOVQ(scratch, p)
-	c.IMULQ(rl, p)
-	c.ADDQ(p, rowSrc)
-	c.Load(c.Param("ldr"), p)
-	c.SHLQ(operand.U8(2), p)
-	c.IMULQ(scratch, p)
-	c.ADDQ(p, rowDst)
-	c.CMPQ(rowsLeft, imm(0))
-	c.JG(operand.LabelRef("group"))
-
-	c.Comment("Next channel: its weights, bias (unless empty), output and input.")
-	c.Load(c.Param("ldw"), scratch)
-	c.LEAQ(operand.Mem{Base: pw, Index: scratch, Scale: 4}, pw)
-	c.Load(c.Param("bias").Len(), scratch)
-	c.TESTQ(scratch, scratch)
-	c.JE(operand.LabelRef("nobias"))
-	c.ADDQ(operand.U8(4), pb)
-	c.Label("nobias")
-	c.Load(c.Param("ldc"), scratch)
-	c.SHLQ(operand.U8(2), scratch)
-	c.ADDQ(scratch, chanDst)
-	c.Load(c.Param("lsc"), scratch)
-	c.SHLQ(operand.U8(2), scratch)
-	c.ADDQ(scratch, chanSrc)
-	c.DECQ(chansLeft)
-	c.JNE(operand.LabelRef("chan"))
-
-	c.Label("done")
-	c.VZEROUPPER()
-	c.RET()
+	loop.next(c, "group", scratch, p, rl, pw, pb)
 }
 
 // dw3x3Cols and dw3x3Rows are the chunk of long rows in dw3x3: vectors

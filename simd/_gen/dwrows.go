@@ -154,7 +154,7 @@ const dwrowsRows = 4
 // dwrowsBody emits the kernel's code after its doc and mask table.
 func dwrowsBody(c *build.Context, s isa, stride int, tab dwrowsConsts, maskBytes int) {
 	avx512 := s.lanes == 16
-	masks, zeroAt := tab.tab, tab.zero
+	masks := tab.tab
 	static := func(off int) operand.Mem {
 		m := tab.tab
 		m.Disp += off
@@ -193,24 +193,14 @@ func dwrowsBody(c *build.Context, s isa, stride int, tab dwrowsConsts, maskBytes
 	chansLeft, rowsLeft := c.AllocLocal(8), c.AllocLocal(8)
 	chanDst, chanSrc := c.AllocLocal(8), c.AllocLocal(8)
 	rowDst, rowSrc := c.AllocLocal(8), c.AllocLocal(8)
+	loop := dwLoop{chansLeft, rowsLeft, chanDst, chanSrc, rowDst, rowSrc}
 	var pst operand.Mem
 	if !avx512 {
 		pst = c.AllocLocal(8)
 	}
 	taps := c.Param("offs").Len()
 
-	c.Load(c.Param("chans"), scratch)
-	c.TESTQ(scratch, scratch)
-	c.JLE(operand.LabelRef("done"))
-	c.MOVQ(scratch, chansLeft)
-	c.Load(c.Param("rows"), scratch)
-	c.TESTQ(scratch, scratch)
-	c.JLE(operand.LabelRef("done"))
-	c.Load(c.Param("n"), scratch)
-	c.TESTQ(scratch, scratch)
-	c.JLE(operand.LabelRef("done"))
-	c.VBROADCASTSS(paramAddr(c, "lo"), vlo)
-	c.VBROADCASTSS(paramAddr(c, "hi"), vhi)
+	loop.entry(c, scratch, vlo, vhi)
 	if stride == 2 && avx512 {
 		c.VMOVUPS(static(tab.perm), idx)
 		c.KMOVW(static(tab.evenK), reg.K6)
@@ -223,16 +213,7 @@ func dwrowsBody(c *build.Context, s isa, stride int, tab dwrowsConsts, maskBytes
 	c.Load(c.Param("lsr"), rl)
 	c.SHLQ(operand.U8(2), rl)
 	c.LEAQ(operand.Mem{Base: rl, Index: rl, Scale: 2}, r3l)
-	loadBase(c, "dst", scratch)
-	c.MOVQ(scratch, chanDst)
-	loadBase(c, "src", scratch)
-	c.MOVQ(scratch, chanSrc)
-	c.LEAQ(masks, pb)
-	c.LEAQ(mem(pb, zeroAt), pb)
-	c.Load(c.Param("bias").Len(), scratch)
-	c.TESTQ(scratch, scratch)
-	c.JE(operand.LabelRef("chan"))
-	loadBase(c, "bias", pb)
+	loop.bases(c, tab, scratch, pb)
 
 	c.Label("chan")
 	c.Load(c.Param("rows"), scratch)
@@ -625,16 +606,65 @@ func dwrowsBody(c *build.Context, s isa, stride int, tab dwrowsConsts, maskBytes
 
 	c.Label("nextrows")
 	c.Comment("scratch rows done: advance the row pointers.")
-	c.SUBQ(scratch, rowsLeft)
-	c.MOVQ(scratch, off)
-	c.IMULQ(rl, off)
-	c.ADDQ(off, rowSrc)
-	c.Load(c.Param("ldr"), off)
-	c.SHLQ(operand.U8(2), off)
-	c.IMULQ(scratch, off)
-	c.ADDQ(off, rowDst)
-	c.CMPQ(rowsLeft, imm(0))
-	c.JG(operand.LabelRef("row"))
+	loop.next(c, "row", scratch, off, rl, pw, pb)
+}
+
+// dwLoop is the loops over channels and rows of the depthwise kernels
+// (dwrows, dw3x3), in locals: channels and rows left, and the current
+// channel's and row's dst and src.
+type dwLoop struct {
+	chansLeft, rowsLeft, chanDst, chanSrc, rowDst, rowSrc operand.Mem
+}
+
+// entry emits the kernels' start: to "done" unless chans, rows and n are
+// positive, chansLeft set, and lo and hi broadcast into vlo and vhi.
+func (l dwLoop) entry(c *build.Context, scratch, vlo, vhi reg.Register) {
+	c.Load(c.Param("chans"), scratch)
+	c.TESTQ(scratch, scratch)
+	c.JLE(operand.LabelRef("done"))
+	c.MOVQ(scratch, l.chansLeft)
+	c.Load(c.Param("rows"), scratch)
+	c.TESTQ(scratch, scratch)
+	c.JLE(operand.LabelRef("done"))
+	c.Load(c.Param("n"), scratch)
+	c.TESTQ(scratch, scratch)
+	c.JLE(operand.LabelRef("done"))
+	c.VBROADCASTSS(paramAddr(c, "lo"), vlo)
+	c.VBROADCASTSS(paramAddr(c, "hi"), vhi)
+}
+
+// bases emits the first channel's dst and src into chanDst and chanSrc,
+// and pb pointing at bias, or at tab's zero when bias is empty.
+func (l dwLoop) bases(c *build.Context, tab dwrowsConsts, scratch, pb reg.Register) {
+	loadBase(c, "dst", scratch)
+	c.MOVQ(scratch, l.chanDst)
+	loadBase(c, "src", scratch)
+	c.MOVQ(scratch, l.chanSrc)
+	c.LEAQ(tab.tab, pb)
+	c.LEAQ(mem(pb, tab.zero), pb)
+	c.Load(c.Param("bias").Len(), scratch)
+	c.TESTQ(scratch, scratch)
+	c.JE(operand.LabelRef("chan"))
+	loadBase(c, "bias", pb)
+}
+
+// next emits the end of the row and channel loops, with scratch holding
+// the rows just done: rowSrc advances by rl bytes a row and rowDst by ldr
+// floats a row (tmp is clobbered), back to rowLabel while rows are left;
+// then pw advances by ldw floats, pb by one unless bias is empty, and the
+// channel's dst and src by ldc and lsc floats, back to "chan" while
+// channels are left; at "done" the kernel returns.
+func (l dwLoop) next(c *build.Context, rowLabel string, scratch, tmp, rl, pw, pb reg.Register) {
+	c.SUBQ(scratch, l.rowsLeft)
+	c.MOVQ(scratch, tmp)
+	c.IMULQ(rl, tmp)
+	c.ADDQ(tmp, l.rowSrc)
+	c.Load(c.Param("ldr"), tmp)
+	c.SHLQ(operand.U8(2), tmp)
+	c.IMULQ(scratch, tmp)
+	c.ADDQ(tmp, l.rowDst)
+	c.CMPQ(l.rowsLeft, imm(0))
+	c.JG(operand.LabelRef(rowLabel))
 
 	c.Comment("Next channel: its weights, bias (unless empty), output and input.")
 	c.Load(c.Param("ldw"), scratch)
@@ -646,11 +676,11 @@ func dwrowsBody(c *build.Context, s isa, stride int, tab dwrowsConsts, maskBytes
 	c.Label("nobias")
 	c.Load(c.Param("ldc"), scratch)
 	c.SHLQ(operand.U8(2), scratch)
-	c.ADDQ(scratch, chanDst)
+	c.ADDQ(scratch, l.chanDst)
 	c.Load(c.Param("lsc"), scratch)
 	c.SHLQ(operand.U8(2), scratch)
-	c.ADDQ(scratch, chanSrc)
-	c.DECQ(chansLeft)
+	c.ADDQ(scratch, l.chanSrc)
+	c.DECQ(l.chansLeft)
 	c.JNE(operand.LabelRef("chan"))
 
 	c.Label("done")
