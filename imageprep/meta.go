@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"image"
-	"math"
 	"unicode/utf8"
 )
 
@@ -130,13 +129,8 @@ func (p ModelPrep) validate() error {
 		if len(v.x) != 0 && len(v.x) != 1 && len(v.x) != 3 {
 			return fmt.Errorf("%s has %d values (want 1 or 3)", v.name, len(v.x))
 		}
-		for _, x := range v.x {
-			if math.IsNaN(x) || math.IsInf(x, 0) {
-				return fmt.Errorf("%s value %g is not finite", v.name, x)
-			}
-			if v.name == "std" && x == 0 {
-				return errors.New("std values must be non-zero")
-			}
+		if err := checkNormValues(v.name, v.x); err != nil {
+			return err
 		}
 	}
 	return nil

@@ -273,13 +273,22 @@ func (n Norm) Validate(channels int) error {
 		if len(v.x) > 1 && len(v.x) != channels {
 			return fmt.Errorf("%s has %d values, the input has %d channels (give 1 or %d)", v.name, len(v.x), channels, channels)
 		}
-		for _, x := range v.x {
-			if math.IsNaN(x) || math.IsInf(x, 0) {
-				return fmt.Errorf("%s value %g is not finite", v.name, x)
-			}
-			if v.name == "std" && x == 0 {
-				return errors.New("std values must be non-zero")
-			}
+		if err := checkNormValues(v.name, v.x); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkNormValues checks that mean or std values (name says which) are
+// finite, and std values non-zero.
+func checkNormValues(name string, x []float64) error {
+	for _, v := range x {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return fmt.Errorf("%s value %g is not finite", name, v)
+		}
+		if name == "std" && v == 0 {
+			return errors.New("std values must be non-zero")
 		}
 	}
 	return nil

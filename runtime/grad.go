@@ -131,15 +131,9 @@ func NewTrainer(m *ir.Model, opts *TrainOptions) (*Trainer, error) {
 	}
 	limit = min(limit, ir.MaxElements)
 
-	g, err := lower(m.Graph)
+	g, err := prepareGraph(m.Graph)
 	if err != nil {
 		return nil, err
-	}
-	if err := checkOps(g); err != nil {
-		return nil, err
-	}
-	if err := g.Validate(); err != nil {
-		return nil, fmt.Errorf("runtime: %w", err)
 	}
 	if len(g.Inputs) != 1 {
 		names := make([]string, len(g.Inputs))

@@ -49,26 +49,6 @@ func init() {
 // Helpers shared by the heavy gradient ops (grad_conv.go, grad_gemm.go,
 // grad_pool.go, grad_norm.go).
 
-// ghFor runs body over [0, n) with par, or serially when par is nil.
-func ghFor(par simd.Parallel, n int, body func(lo, hi int)) {
-	if n <= 0 {
-		return
-	}
-	if par == nil || n == 1 {
-		body(0, n)
-		return
-	}
-	par.For(n, body)
-}
-
-// ghThreads is the number of goroutines par may use (1 for nil).
-func ghThreads(par simd.Parallel) int {
-	if par == nil {
-		return 1
-	}
-	return max(1, par.Threads())
-}
-
 // ghBufPool holds float32 scratch buffers (*[]float32) reused across
 // tasks and steps. Buffers come back with stale contents.
 var ghBufPool = sync.Pool{New: func() any { return new([]float32) }}
@@ -201,7 +181,7 @@ func ghRowSums(k *simd.Kernels, par simd.Parallel, data []float32, batch, rows, 
 	}
 	ones := ghOnes(inner)
 	part := make([]float32, batch*rows)
-	ghFor(par, batch, func(lo, hi int) {
+	simd.ForEach(par, batch, func(lo, hi int) {
 		for b := lo; b < hi; b++ {
 			k.Gemv(part[b*rows:(b+1)*rows], rows, data[b*rows*inner:(b+1)*rows*inner], inner, ones, inner, 1, rows, inner)
 		}
@@ -462,14 +442,14 @@ func (pl *convGrad) dySeg(dy []float32, g int, s convSeg, sc *convScratch) (data
 // once (by a segment's GEMM, or copied from its columns by col2im).
 func (pl *convGrad) gemmGrad(c *gradCtx, x, w, dy, dx, dw []float32) {
 	k, par, mem := c.k, c.par, c.mem
-	threads := ghThreads(par)
+	threads := simd.ThreadsOf(par)
 	segs := pl.segments(threads)
 	if dx != nil && !pl.pointwise {
 		ghClear(par, dx)
 	}
 	if threads > 1 && pl.group >= 2*threads {
 		// Many groups: a group per task, each run serially.
-		ghFor(par, pl.group, func(lo, hi int) {
+		simd.ForEach(par, pl.group, func(lo, hi int) {
 			for g := lo; g < hi; g++ {
 				pl.groupGrad(k, nil, mem, g, segs, x, w, dy, dx, dw)
 			}
@@ -484,11 +464,11 @@ func (pl *convGrad) gemmGrad(c *gradCtx, x, w, dy, dx, dw []float32) {
 // ghClear zeroes d, in parallel pieces when it is large.
 func ghClear(par simd.Parallel, d []float32) {
 	const piece = 1 << 16
-	if len(d) < 2*piece || ghThreads(par) < 2 {
+	if len(d) < 2*piece || simd.ThreadsOf(par) < 2 {
 		clear(d)
 		return
 	}
-	ghFor(par, (len(d)+piece-1)/piece, func(lo, hi int) {
+	simd.ForEach(par, (len(d)+piece-1)/piece, func(lo, hi int) {
 		clear(d[lo*piece : min(len(d), hi*piece)])
 	})
 }
@@ -538,7 +518,7 @@ func (pl *convGrad) groupGrad(k *simd.Kernels, par simd.Parallel, mem *gradMem, 
 	if wt == nil && dwg == nil {
 		return
 	}
-	threads := ghThreads(par)
+	threads := simd.ThreadsOf(par)
 	whole := true
 	for _, s := range segs {
 		whole = whole && pl.wholeImages(s)
@@ -550,7 +530,7 @@ func (pl *convGrad) groupGrad(k *simd.Kernels, par simd.Parallel, mem *gradMem, 
 			parts = mem.get(len(segs)*mg*r, false) // each segment's GEMM writes its part
 			defer mem.free(parts)
 		}
-		ghFor(par, len(segs), func(lo, hi int) {
+		simd.ForEach(par, len(segs), func(lo, hi int) {
 			sc := new(convScratch)
 			for si := lo; si < hi; si++ {
 				var part []float32
@@ -666,10 +646,10 @@ func (pl *convGrad) dwGemv(k *simd.Kernels, par simd.Parallel, mem *gradMem, g i
 	if items == 0 {
 		return
 	}
-	nparts := min(items, 4*ghThreads(par))
+	nparts := min(items, 4*simd.ThreadsOf(par))
 	parts := mem.get(nparts*mg*r, false) // each part's first Gemv writes it whole
 	defer mem.free(parts)
-	ghFor(par, nparts, func(lo, hi int) {
+	simd.ForEach(par, nparts, func(lo, hi int) {
 		tb := ghGetBuf(mg * r)
 		tmp := *tb
 		var cb *[]float32
@@ -770,7 +750,7 @@ func (pl *convGrad) band(k *simd.Kernels, par simd.Parallel, x []float32, g int,
 	// Blocks of 16 channels × 256 positions per task.
 	const cb, pb = 16, 256
 	nc, np := winCeilDiv(pl.cg, cb), winCeilDiv(cols, pb)
-	ghFor(par, (img1-img0+1)*nc*np, func(lo2, hi2 int) {
+	simd.ForEach(par, (img1-img0+1)*nc*np, func(lo2, hi2 int) {
 		for t := lo2; t < hi2; t++ {
 			i, rest := t/(nc*np), t%(nc*np)
 			c0, j0 := rest/np*cb, rest%np*pb
@@ -883,7 +863,7 @@ func (pl *convGrad) col2im(k *simd.Kernels, par simd.Parallel, dcol []float32, l
 	img0 := s.k0 / pl.p
 	img1 := (s.k0 + s.n - 1) / pl.p
 	hw := pl.h * pl.w
-	ghFor(par, (img1-img0+1)*pl.cg, func(lo, hi int) {
+	simd.ForEach(par, (img1-img0+1)*pl.cg, func(lo, hi int) {
 		for t := lo; t < hi; t++ {
 			img, ci := img0+t/pl.cg, t%pl.cg
 			// Positions [pa, pb) of this image, at column col0+pa of dcol.
@@ -1055,7 +1035,7 @@ func (pl *convGrad) depthwiseGrad(k *simd.Kernels, par simd.Parallel, x, w, dy, 
 		}
 		stride = per*ph.planeLen + tail // one phase plane of each image of a run
 	}
-	ghFor(par, pl.c, func(lo, hi int) {
+	simd.ForEach(par, pl.c, func(lo, hi int) {
 		var vb, wb, ob, qb, yb *[]float32
 		if dx != nil {
 			vb, wb = ghGetBuf(gx.vLen), ghGetBuf(gx.wLen)

@@ -243,7 +243,7 @@ func TestGradConvOracleThreads(t *testing.T) {
 			n, in := tc.node(rng)
 			for _, tier := range simd.Available() {
 				for _, par := range []simd.Parallel{nil, gcPool} {
-					t.Run(fmt.Sprintf("seg%d/%v/%v/threads%d", ti, tc, tier, ghThreads(par)), func(t *testing.T) {
+					t.Run(fmt.Sprintf("seg%d/%v/%v/threads%d", ti, tc, tier, simd.ThreadsOf(par)), func(t *testing.T) {
 						c := &gradCtx{k: simd.ForTier(tier), par: par, limit: 1 << 26}
 						out, saved, err := convGradForward(c, n, in)
 						if err != nil {

@@ -209,12 +209,7 @@ func unaryBackward(d unaryDeriv) func(c *gradCtx, n *ir.Node, in, out []*ir.Tens
 		}
 		x, y, g := in[0].F32(), out[0].F32(), dout[0].F32()
 		f := d(n)
-		var dx *ir.Tensor
-		if c.doutReusable(0) && slices.Equal(dout[0].Shape, in[0].Shape) {
-			dx = dout[0] // in place: each element is read, then written
-		} else {
-			dx = c.likeF32(in[0]) // written whole
-		}
+		dx := c.elemGrad(in[0], dout[0])
 		r := dx.F32()
 		if n.Op == "Relu" { // the common case, without a call per element
 			// x > 0: the keys of the positive floats, from the smallest
@@ -232,6 +227,17 @@ func unaryBackward(d unaryDeriv) func(c *gradCtx, n *ir.Node, in, out []*ir.Tens
 		din[0] = dx
 		return din, nil
 	}
+}
+
+// elemGrad returns the tensor an elementwise backward writes dx into,
+// every element of it: dout itself when nothing else holds it and it has
+// x's shape (each element is read, then written), else a pooled tensor of
+// x's shape.
+func (c *gradCtx) elemGrad(x, dout *ir.Tensor) *ir.Tensor {
+	if c.doutReusable(0) && slices.Equal(dout.Shape, x.Shape) {
+		return dout
+	}
+	return c.likeF32(x)
 }
 
 // clipBackward passes the gradient where min <= x <= max (absent bounds
@@ -263,12 +269,7 @@ func clipBackward(c *gradCtx, n *ir.Node, in, out []*ir.Tensor, _ any, dout []*i
 	if len(x) != len(g) {
 		return nil, fmt.Errorf("Clip gradient has %d elements, the input %d", len(g), len(x))
 	}
-	var dx *ir.Tensor
-	if c.doutReusable(0) && slices.Equal(dout[0].Shape, in[0].Shape) {
-		dx = dout[0] // in place: each element is read, then written
-	} else {
-		dx = c.likeF32(in[0]) // written whole
-	}
+	dx := c.elemGrad(in[0], dout[0])
 	r := dx.F32()
 	if !(lo <= hi) {
 		// Empty range (or a NaN bound): nothing passes.

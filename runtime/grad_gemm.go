@@ -278,8 +278,8 @@ func matmulGradForward(c *gradCtx, n *ir.Node, in []*ir.Tensor) ([]*ir.Tensor, a
 		pa := k.PackAStrided(s.m, s.k, a[g.ia[o]*am:], s.k, 1)
 		k.GemmPacked(pa, s.n, &simd.DenseB{Data: b[g.ib[o]*bm:], Stride: s.n}, yd[o*om:(o+1)*om], s.n, simd.Epilogue{}, par)
 	}
-	if g.small() && ghThreads(c.par) > 1 {
-		ghFor(c.par, g.nb, func(lo, hi int) {
+	if g.small() && simd.ThreadsOf(c.par) > 1 {
+		simd.ForEach(c.par, g.nb, func(lo, hi int) {
 			for o := lo; o < hi; o++ {
 				one(o, nil)
 			}
@@ -358,8 +358,8 @@ func matmulGradBackward(c *gradCtx, n *ir.Node, in, out []*ir.Tensor, saved any,
 	// written in place, in parallel over the batch when the products are
 	// small; broadcast ones accumulate in batch order through scratch.
 	direct := (da == nil || g.aFull) && (db == nil || g.bFull)
-	if direct && g.small() && ghThreads(c.par) > 1 {
-		ghFor(c.par, g.nb, func(lo, hi int) {
+	if direct && g.small() && simd.ThreadsOf(c.par) > 1 {
+		simd.ForEach(c.par, g.nb, func(lo, hi int) {
 			for o := lo; o < hi; o++ {
 				if da != nil {
 					gradA(o, da[o*am:(o+1)*am], nil)

@@ -148,7 +148,7 @@ func bnGradForward(c *gradCtx, n *ir.Node, in []*ir.Tensor) ([]*ir.Tensor, any, 
 		if cnt == 0 {
 			chans = 0 // nothing to compute
 		}
-		ghFor(c.par, chans, func(lo, hi int) {
+		simd.ForEach(c.par, chans, func(lo, hi int) {
 			xb, yb := ghGetBuf(cnt), ghGetBuf(cnt)
 			for ch := lo; ch < hi; ch++ {
 				a := float64(scale[ch]) / math.Sqrt(float64(rv[ch])+g.eps)
@@ -174,7 +174,7 @@ func bnGradForward(c *gradCtx, n *ir.Node, in []*ir.Tensor) ([]*ir.Tensor, any, 
 	g.xhat = c.floats(len(x), false) // every channel is written
 	bvar := make([]float64, g.ch)
 	ones := ghOnes(min(cnt, max(g.inner, bnGather*g.batch)))
-	ghFor(c.par, g.ch, func(lo, hi int) {
+	simd.ForEach(c.par, g.ch, func(lo, hi int) {
 		xb, hb, yb := ghGetBuf(cnt), ghGetBuf(cnt), ghGetBuf(cnt)
 		y1 := make([]float32, 1)
 		for ch := lo; ch < hi; ch++ {
@@ -261,7 +261,7 @@ func bnGradBackward(c *gradCtx, n *ir.Node, in, out []*ir.Tensor, saved any, dou
 	cnt := g.batch * g.inner
 	k := c.k
 	ones := ghOnes(min(cnt, max(g.inner, bnGather*g.batch)))
-	ghFor(c.par, g.ch, func(lo, hi int) {
+	simd.ForEach(c.par, g.ch, func(lo, hi int) {
 		db, hb, xb := ghGetBuf(cnt), ghGetBuf(cnt), ghGetBuf(cnt)
 		y1 := make([]float32, 1)
 		for ch := lo; ch < hi; ch++ {

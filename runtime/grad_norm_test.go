@@ -133,7 +133,7 @@ func TestGradBatchNormRunningStats(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				name := fmt.Sprintf("%v/%v/threads%d", sh, tier, ghThreads(par))
+				name := fmt.Sprintf("%v/%v/threads%d", sh, tier, simd.ThreadsOf(par))
 				gnClose(t, name+" Y", out[0].F32(), wantY, 1e-5)
 				gnClose(t, name+" running_mean", in[3].F32(), wantM, 1e-6)
 				gnClose(t, name+" running_var", in[4].F32(), wantV, 1e-6)

@@ -150,7 +150,7 @@ func maxPoolGradForward(c *gradCtx, n *ir.Node, in []*ir.Tensor) ([]*ir.Tensor, 
 		// maximum).
 		pg := p.pool2D()
 		per, tasks := p.planeTasks()
-		ghFor(c.par, tasks, func(lo, hi int) {
+		simd.ForEach(c.par, tasks, func(lo, hi int) {
 			var tb *[]float32
 			if pg != nil {
 				tb = ghGetBuf(pg.TempLen())
@@ -299,7 +299,7 @@ func maxPoolGradBackward(c *gradCtx, n *ir.Node, in, out []*ir.Tensor, saved any
 	}
 	dx := din[0].F32()
 	per, tasks := p.planeTasks()
-	ghFor(c.par, tasks, func(lo, hi int) {
+	simd.ForEach(c.par, tasks, func(lo, hi int) {
 		for pl := lo * per; pl < min(p.planes, hi*per); pl++ {
 			d := dx[pl*p.inSp:][:p.inSp]
 			arg := s.arg[pl*p.outSp:][:p.outSp]
@@ -366,7 +366,7 @@ func avgPoolGradForward(c *gradCtx, n *ir.Node, in []*ir.Tensor) ([]*ir.Tensor, 
 	}
 	x, yd := in[0].F32(), y.F32()
 	per, tasks := p.planeTasks()
-	ghFor(c.par, tasks, func(lo, hi int) {
+	simd.ForEach(c.par, tasks, func(lo, hi int) {
 		tb := ghGetBuf(g.TempLen())
 		for pl := lo * per; pl < min(p.planes, hi*per); pl += per {
 			cnt := min(per, p.planes-pl)
@@ -431,7 +431,7 @@ func avgPoolGradBackward(c *gradCtx, n *ir.Node, in, out []*ir.Tensor, saved any
 		}
 	}
 	per, tasks := p.planeTasks()
-	ghFor(c.par, tasks, func(lo, hi int) {
+	simd.ForEach(c.par, tasks, func(lo, hi int) {
 		gb := ghGetBuf(p.outSp)
 		gs := *gb
 		oh, ow, w, sh, sw, dh, dw, pt, pl := p.oh, p.ow, p.w, p.sh, p.sw, p.dh, p.dw, p.pt, p.pl
@@ -514,7 +514,7 @@ func globalAvgGradBackward(c *gradCtx, n *ir.Node, in, out []*ir.Tensor, saved a
 	din := ghGrads(c, in, need, false) // every plane is filled
 	dx := din[0].F32()
 	per := max(1, (1<<16)/size)
-	ghFor(c.par, winCeilDiv(planes, per), func(lo, hi int) {
+	simd.ForEach(c.par, winCeilDiv(planes, per), func(lo, hi int) {
 		for pl := lo * per; pl < min(planes, hi*per); pl++ {
 			v := float32(float64(dy[pl]) / float64(size))
 			d := dx[pl*size : (pl+1)*size]
@@ -551,7 +551,7 @@ func globalMaxGradForward(c *gradCtx, n *ir.Node, in []*ir.Tensor) ([]*ir.Tensor
 	s := &poolGlobalMaxSaved{arg: make([]int, planes)}
 	x, yd := in[0].F32(), y.F32()
 	per := max(1, (1<<16)/max(1, size))
-	ghFor(c.par, winCeilDiv(planes, per), func(lo, hi int) {
+	simd.ForEach(c.par, winCeilDiv(planes, per), func(lo, hi int) {
 		for pl := lo * per; pl < min(planes, hi*per); pl++ {
 			best, at := float32(math.Inf(-1)), -1
 			for i, v := range x[pl*size : (pl+1)*size] {

@@ -82,15 +82,9 @@ func NewSession(m *ir.Model, opts *Options) (*Session, error) {
 			s.opts.MaxTensorElements = ir.MaxElements
 		}
 	}
-	g, err := lower(m.Graph) // a copy: the caller's graph is never changed
+	g, err := prepareGraph(m.Graph)
 	if err != nil {
 		return nil, err
-	}
-	if err := checkOps(g); err != nil {
-		return nil, err
-	}
-	if err := g.Validate(); err != nil {
-		return nil, fmt.Errorf("runtime: %w", err)
 	}
 	if s.opts.Optimize != graphopt.None {
 		if err := graphopt.OptimizeWith(g, s.opts.Optimize, OptimizerEnv(s.opts.MaxTensorElements)); err != nil {
@@ -134,6 +128,22 @@ func NewSession(m *ir.Model, opts *Options) (*Session, error) {
 		return nil, fmt.Errorf("runtime: %w", err)
 	}
 	return s, nil
+}
+
+// prepareGraph returns a lowered copy of g (the caller's graph is never
+// changed) whose operators the runtime implements and which validates.
+func prepareGraph(g *ir.Graph) (*ir.Graph, error) {
+	lg, err := lower(g)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkOps(lg); err != nil {
+		return nil, err
+	}
+	if err := lg.Validate(); err != nil {
+		return nil, fmt.Errorf("runtime: %w", err)
+	}
+	return lg, nil
 }
 
 // checkOps checks every node's operator is one the runtime implements (in

@@ -552,7 +552,7 @@ func (pc *PreparedConv) Run(x, y, residual []float32, act Act, par Parallel) err
 	case pc.grouped:
 		// A task per group of each image.
 		j.phase = jobGrouped
-		forEach(par, batch*p.Group, j.run)
+		ForEach(par, batch*p.Group, j.run)
 	case pc.depthwise:
 		// Tasks of group channels of one image; threaded, at least 4
 		// tasks per thread. DWRows on the input planes needs no
@@ -563,22 +563,22 @@ func (pc *PreparedConv) Run(x, y, residual []float32, act Act, par Parallel) err
 		if _, _, clamp := dwClamp(act); clamp && residual == nil && pc.dwSegs != nil && !pc.dwPrepass {
 			group = p.C
 		}
-		if th := threadsOf(par); th > 1 {
+		if th := ThreadsOf(par); th > 1 {
 			group = max(1, min(group, p.C/(4*th)))
 		}
 		j.conv.dwGroup, j.conv.dwTasks = group, ceilDiv(p.C, group)
 		j.phase = jobDepthwise
-		forEach(par, batch*j.conv.dwTasks, j.run)
+		ForEach(par, batch*j.conv.dwTasks, j.run)
 	default:
 		j.conv.src = x
 		if g.mode == convWide {
 			j.xq = grow(j.xq, batch*p.C*g.chanStride)
 			j.conv.src = j.xq
 			j.phase = jobPrepass
-			forEach(par, batch*p.C, j.run)
+			ForEach(par, batch*p.C, j.run)
 		}
 		j.prob = &j.conv
-		j.plan = planGemm(pc.k.Gemm, p.M/p.Group, g.n, g.cg*p.KH*p.KW, batch*p.Group, threadsOf(par))
+		j.plan = planGemm(pc.k.Gemm, p.M/p.Group, g.n, g.cg*p.KH*p.KW, batch*p.Group, ThreadsOf(par))
 		j.execute(par)
 	}
 	putJob(j)

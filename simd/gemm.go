@@ -488,10 +488,10 @@ func (j *gemmJob) execute(par Parallel) {
 	if p.shared {
 		j.shared = grow(j.shared, p.count*p.k*p.npad)
 		j.phase = jobPack
-		forEach(par, p.count*p.packTasks, j.run)
+		ForEach(par, p.count*p.packTasks, j.run)
 	}
 	j.phase = jobGemm
-	forEach(par, p.tasks(), j.run)
+	ForEach(par, p.tasks(), j.run)
 }
 
 func (j *gemmJob) runTasks(lo, hi int) {
@@ -709,7 +709,7 @@ func (k *Kernels) GemmPacked(pa *PackedA, n int, b BSource, c []float32, ldc int
 	j := getJob(k)
 	j.single = singleGemm{pa: pa, b: b, c: c, ldc: ldc, ep: ep}
 	j.prob = &j.single
-	j.plan = planGemm(k.Gemm, pa.m, n, pa.k, 1, threadsOf(par))
+	j.plan = planGemm(k.Gemm, pa.m, n, pa.k, 1, ThreadsOf(par))
 	j.execute(par)
 	putJob(j)
 }

@@ -175,12 +175,12 @@ func (k *Kernels) GemvBatch(y []float32, ldy int, w []float32, ldw int, x []floa
 		j.block = max(1, gemvTuning.blockBytes/(rowBytes*gemvRows)) * gemvRows
 	}
 	tasks := 1
-	if threads := threadsOf(par); threads > 1 {
+	if threads := ThreadsOf(par); threads > 1 {
 		minGroups := max(1, gemvTuning.taskBytes/(rowBytes*gemvRows))
 		tasks = max(1, min(threads*gemvTuning.tasksPerThrd, groups/minGroups))
 	}
 	j.perTask = ceilDiv(groups, tasks) * gemvRows
-	forEach(par, ceilDiv(n, j.perTask), j.run)
+	ForEach(par, ceilDiv(n, j.perTask), j.run)
 	j.k, j.y, j.w, j.x, j.ep = nil, nil, nil, nil, Epilogue{}
 	gemvPool.Put(j)
 }

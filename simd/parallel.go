@@ -25,16 +25,17 @@ type Parallel interface {
 	For(n int, body func(lo, hi int))
 }
 
-// threadsOf is par.Threads(), or 1 for a nil Parallel.
-func threadsOf(par Parallel) int {
+// ThreadsOf is par.Threads(), or 1 for a nil Parallel.
+func ThreadsOf(par Parallel) int {
 	if par == nil {
 		return 1
 	}
 	return max(1, par.Threads())
 }
 
-// forEach runs body over [0, n) with par, or serially when par is nil.
-func forEach(par Parallel, n int, body func(lo, hi int)) {
+// ForEach runs body over [0, n) with par, or serially when par is nil
+// (or when n is 1).
+func ForEach(par Parallel, n int, body func(lo, hi int)) {
 	if n <= 0 {
 		return
 	}

@@ -272,10 +272,10 @@ func (r *winoRun) pass(par Parallel) {
 	r.mbs = p.M*r.n + winoSkew
 	r.v = grow(r.v, a2*r.n/nr*r.vps)
 	r.mb = grow(r.mb, a2*r.mbs+winoGroup)
-	forEach(par, r.imgs*p.C, r.inFn)
-	r.plan = planGemm(pc.k.Gemm, p.M, r.n, p.C, a2, threadsOf(par))
-	forEach(par, r.plan.tasks(), r.gemmFn)
-	forEach(par, r.imgs*p.M, r.outFn)
+	ForEach(par, r.imgs*p.C, r.inFn)
+	r.plan = planGemm(pc.k.Gemm, p.M, r.n, p.C, a2, ThreadsOf(par))
+	ForEach(par, r.plan.tasks(), r.gemmFn)
+	ForEach(par, r.imgs*p.M, r.outFn)
 }
 
 // inputTasks transforms the input of tasks [lo, hi) of the pass: task t
